@@ -1,0 +1,85 @@
+# pipeclf — build, test and study entry points.
+#   make            build every program into $(BUILD)/bin (installs missing Debian packages first)
+#   make check      build and run the test suite; ends with "N passed, N failed"
+#   make check SANITIZE=1   the same under ASan + UBSan (separate build directory)
+#   make study      run the tweet study (pipelines/tweets.mk) on ../shared data
+#   make bench      run the benchmarks in bench/ (needs the Python reference tools)
+#   make golden     regenerate the committed golden files with the reference tools
+
+SHARED   ?= $(abspath ../shared)
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra
+STD      := -std=gnu11
+CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
+CPPFLAGS += -Ilib $(CJSON_CFLAGS)
+LDLIBS   := -lcjson -lcsv -lstemmer -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build/release
+SANFLAGS :=
+endif
+
+ALL_CFLAGS  = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRC    := $(wildcard lib/*.c)
+FILTER_SRC := $(wildcard filters/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PROGRAMS   := $(FILTER_SRC:filters/%.c=$(BUILD)/bin/%)
+UNIT_TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+
+.PHONY: all programs check test study bench golden deps clean
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: deps
+	@$(MAKE) --no-print-directory programs
+
+deps:
+	@scripts/setup.sh build
+
+programs: $(PROGRAMS) $(UNIT_TESTS)
+
+$(BUILD)/lib/libpipeclf.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bin/%: $(BUILD)/filters/%.o $(BUILD)/lib/libpipeclf.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/lib/libpipeclf.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The suite: C unit tests, then the data-driven cases in tests/cases/<prog>/<case>/.
+check test: deps
+	@$(MAKE) --no-print-directory programs
+	@tests/run.sh $(BUILD) $(SHARED)
+
+# The study as far as it exists; see pipelines/tweets.mk for its variables.
+study: all
+	@$(MAKE) --no-print-directory -f pipelines/tweets.mk BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) study
+
+bench: all
+	@scripts/setup.sh reference
+	@bench/csvclean.sh $(BUILD)/bin $(SHARED)
+
+golden: all
+	@scripts/setup.sh reference
+	@tests/ref/make_goldens.sh $(BUILD)/bin $(SHARED)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(FILTER_SRC:%.c=$(BUILD)/%.d) $(UNIT_SRC:%.c=$(BUILD)/%.d)

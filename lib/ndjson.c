@@ -1,0 +1,92 @@
+#include "ndjson.h"
+#include "common.h"
+#include "utf8.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+void ndjson_open(ndjson_reader *r, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->f = open_input(path);
+    r->owns_file = r->f != stdin;
+    r->name = input_name(path);
+}
+
+cJSON *ndjson_next(ndjson_reader *r)
+{
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&r->buf, &r->cap, r->f);
+        if (n < 0) {
+            if (ferror(r->f)) die_at(r->name, r->line + 1, "read error: %s", strerror(errno));
+            return NULL;
+        }
+        r->line++;
+        while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r')) r->buf[--n] = '\0';
+        size_t i = 0;
+        while (i < (size_t)n && (r->buf[i] == ' ' || r->buf[i] == '\t')) i++;
+        if (i == (size_t)n) continue; /* blank line */
+        if (memchr(r->buf, '\0', (size_t)n)) die_at(r->name, r->line, "NUL byte in input");
+        size_t bad = utf8_invalid_offset(r->buf, (size_t)n);
+        if (bad < (size_t)n) die_at(r->name, r->line, "invalid UTF-8 at byte %zu", bad + 1);
+        const char *end = NULL;
+        cJSON *rec = cJSON_ParseWithLengthOpts(r->buf, (size_t)n, &end, 0);
+        if (!rec) {
+            const char *err = cJSON_GetErrorPtr();
+            long col = err ? (long)(err - r->buf) + 1 : 1;
+            die_at(r->name, r->line, "invalid JSON at column %ld", col);
+        }
+        while (end && (*end == ' ' || *end == '\t')) end++;
+        if (end && end < r->buf + n) {
+            cJSON_Delete(rec);
+            die_at(r->name, r->line, "extra text after the JSON object at column %ld",
+                   (long)(end - r->buf) + 1);
+        }
+        if (!cJSON_IsObject(rec)) {
+            cJSON_Delete(rec);
+            die_at(r->name, r->line, "record is not a JSON object");
+        }
+        return rec;
+    }
+}
+
+void ndjson_close(ndjson_reader *r)
+{
+    if (r->owns_file) fclose(r->f);
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+void ndjson_write(FILE *f, const cJSON *rec)
+{
+    char *s = cJSON_PrintUnformatted(rec);
+    if (!s) die("out of memory printing a record");
+    fputs(s, f);
+    fputc('\n', f);
+    free(s);
+}
+
+const char *rec_string(const cJSON *rec, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const char *rec_require_string(const ndjson_reader *r, const cJSON *rec, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
+    if (!v) die_at(r->name, r->line, "record has no \"%s\"", key);
+    if (!cJSON_IsString(v)) die_at(r->name, r->line, "\"%s\" is not a string", key);
+    return v->valuestring;
+}
+
+void rec_set_string(cJSON *rec, const char *key, const char *value)
+{
+    cJSON *s = cJSON_CreateString(value);
+    if (!s) die("out of memory");
+    if (cJSON_GetObjectItemCaseSensitive(rec, key)) cJSON_ReplaceItemInObjectCaseSensitive(rec, key, s);
+    else cJSON_AddItemToObject(rec, key, s);
+}

@@ -1,0 +1,37 @@
+/* ndjson: streaming newline-delimited JSON records on cJSON. The reader holds
+ * one line at a time (memory is constant per record), skips blank lines,
+ * and dies with "prog: FILE:LINE: ..." on invalid JSON, invalid UTF-8 or a
+ * line that is not a JSON object. */
+#ifndef PIPECLF_NDJSON_H
+#define PIPECLF_NDJSON_H
+
+#include <stdio.h>
+
+#include <cJSON.h>
+
+typedef struct ndjson_reader {
+    FILE *f;
+    const char *name; /* for messages */
+    long line;        /* line number of the record last returned */
+    char *buf;
+    size_t cap;
+    int owns_file;
+} ndjson_reader;
+
+/* path "-" or NULL = stdin */
+void ndjson_open(ndjson_reader *r, const char *path);
+/* Next record (caller frees with cJSON_Delete), or NULL at end of input. */
+cJSON *ndjson_next(ndjson_reader *r);
+void ndjson_close(ndjson_reader *r);
+
+/* Writes rec compactly on one line. */
+void ndjson_write(FILE *f, const cJSON *rec);
+
+/* The string value of key, or NULL when absent or not a string. */
+const char *rec_string(const cJSON *rec, const char *key);
+/* Like rec_string but dies naming the reader's file and line when absent. */
+const char *rec_require_string(const ndjson_reader *r, const cJSON *rec, const char *key);
+/* Sets key to a string value, replacing any earlier value. */
+void rec_set_string(cJSON *rec, const char *key, const char *value);
+
+#endif

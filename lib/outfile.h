@@ -1,0 +1,27 @@
+/* outfile: atomic outputs. out_open() writes a named file through a hidden
+ * temporary beside it; out_commit() flushes, fsyncs and renames it into
+ * place. If the program dies first (error helper, SIGINT, SIGTERM) every
+ * pending temporary is removed, so a reader never sees a half-written file.
+ * A path of "-" or NULL means stdout, which is written directly. */
+#ifndef PIPECLF_OUTFILE_H
+#define PIPECLF_OUTFILE_H
+
+#include <stdio.h>
+
+typedef struct outfile {
+    FILE *f;
+    char *path;   /* final path, NULL for stdout */
+    char *tmp;    /* temporary path, NULL for stdout */
+    int slot;     /* index in the pending table, -1 when none */
+} outfile;
+
+void out_open(outfile *o, const char *path);
+/* Checks every write succeeded, then renames; dies on failure. */
+void out_commit(outfile *o);
+/* Removes the temporary without publishing anything. */
+void out_abort(outfile *o);
+
+/* Writes to stdout failed (other than a broken pipe): die with a message. */
+void check_stdout(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* strbuf: a growable byte string, always NUL-terminated. */
+#ifndef PIPECLF_STRBUF_H
+#define PIPECLF_STRBUF_H
+
+#include <stddef.h>
+
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+} strbuf;
+
+void sb_reserve(strbuf *b, size_t extra);
+void sb_addn(strbuf *b, const char *s, size_t n);
+void sb_adds(strbuf *b, const char *s);
+void sb_addc(strbuf *b, char c);
+void sb_clear(strbuf *b);
+void sb_free(strbuf *b);
+
+static inline const char *sb_str(const strbuf *b) { return b->s ? b->s : ""; }
+
+#endif
