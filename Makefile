@@ -13,7 +13,7 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra
 STD      := -std=gnu11
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
-CPPFLAGS += -Ilib $(CJSON_CFLAGS)
+CPPFLAGS += -Ilib $(CJSON_CFLAGS) -DPIPECLF_DATADIR='"$(abspath data)"'
 LDLIBS   := -lcjson -lcsv -lstemmer -lm -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -73,7 +73,7 @@ study: all
 
 bench: all
 	@scripts/setup.sh reference
-	@bench/csvclean.sh $(BUILD)/bin $(SHARED)
+	@python3 bench/csvclean.py $(BUILD)/bin $(SHARED)
 
 golden: all
 	@scripts/setup.sh reference

@@ -90,3 +90,34 @@ void rec_set_string(cJSON *rec, const char *key, const char *value)
     if (cJSON_GetObjectItemCaseSensitive(rec, key)) cJSON_ReplaceItemInObjectCaseSensitive(rec, key, s);
     else cJSON_AddItemToObject(rec, key, s);
 }
+
+void json_quote(strbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    sb_reserve(b, n + 2);
+    sb_addc(b, '"');
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        sb_addn(b, s + start, i - start);
+        start = i + 1;
+        char esc[7] = {'\\', 0};
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+        }
+        sb_adds(b, esc);
+    }
+    sb_addn(b, s + start, n - start);
+    sb_addc(b, '"');
+}

@@ -9,6 +9,8 @@
 
 #include <cJSON.h>
 
+#include "strbuf.h"
+
 typedef struct ndjson_reader {
     FILE *f;
     const char *name; /* for messages */
@@ -33,5 +35,9 @@ const char *rec_string(const cJSON *rec, const char *key);
 const char *rec_require_string(const ndjson_reader *r, const cJSON *rec, const char *key);
 /* Sets key to a string value, replacing any earlier value. */
 void rec_set_string(cJSON *rec, const char *key, const char *value);
+
+/* Appends s[0..n) as a JSON string literal (quotes included) to b, escaping
+ * as cJSON does: quote, backslash and control characters; UTF-8 kept as is. */
+void json_quote(strbuf *b, const char *s, size_t n);
 
 #endif

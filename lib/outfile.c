@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_PENDING 64
@@ -34,6 +35,15 @@ void out_open(outfile *o, const char *path)
     o->slot = -1;
     if (!path || strcmp(path, "-") == 0) {
         o->f = stdout;
+        return;
+    }
+    /* A device or pipe (/dev/null, /dev/stdout, a FIFO) is written in place:
+     * renaming a temporary over it would replace the device itself. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        o->f = fopen(path, "wb");
+        if (!o->f) die("cannot open %s: %s", path, strerror(errno));
+        o->direct = 1;
         return;
     }
     const char *slash = strrchr(path, '/');
@@ -69,6 +79,12 @@ static void release(outfile *o)
 
 void out_commit(outfile *o)
 {
+    if (o->direct) {
+        if (fclose(o->f) != 0) die("cannot write: %s", strerror(errno));
+        memset(o, 0, sizeof *o);
+        o->slot = -1;
+        return;
+    }
     if (!o->path) {
         check_stdout();
         return;
@@ -84,6 +100,12 @@ void out_commit(outfile *o)
 
 void out_abort(outfile *o)
 {
+    if (o->direct) {
+        fclose(o->f);
+        memset(o, 0, sizeof *o);
+        o->slot = -1;
+        return;
+    }
     if (!o->path) return;
     fclose(o->f);
     unlink(o->tmp);

@@ -2,7 +2,8 @@
  * temporary beside it; out_commit() flushes, fsyncs and renames it into
  * place. If the program dies first (error helper, SIGINT, SIGTERM) every
  * pending temporary is removed, so a reader never sees a half-written file.
- * A path of "-" or NULL means stdout, which is written directly. */
+ * A path of "-" or NULL means stdout, and an existing path that is not a
+ * regular file (/dev/null, a FIFO) is written in place. */
 #ifndef PIPECLF_OUTFILE_H
 #define PIPECLF_OUTFILE_H
 
@@ -13,6 +14,7 @@ typedef struct outfile {
     char *path;   /* final path, NULL for stdout */
     char *tmp;    /* temporary path, NULL for stdout */
     int slot;     /* index in the pending table, -1 when none */
+    int direct;   /* a device or FIFO, written in place */
 } outfile;
 
 void out_open(outfile *o, const char *path);

@@ -33,12 +33,13 @@ fi
 if [ "$what" = reference ]; then
     # The reference tools, pinned; used only by bench/ and tests/ref/, never at run time.
     python3 - <<'PY' 2>/dev/null || need_pip=1
-import sklearn, snowballstemmer  # noqa: F401
+from importlib.metadata import version
+assert version('snowballstemmer') == '2.2.0'
 PY
     if [ "${need_pip:-0}" = 1 ]; then
         echo "setup: installing the Python reference tools (pip)" >&2
-        python3 -m pip install -q scikit-learn==1.5.2 snowballstemmer==2.2.0 >&2 ||
-            python3 -m pip install -q --break-system-packages scikit-learn==1.5.2 snowballstemmer==2.2.0 >&2
+        python3 -m pip install -q snowballstemmer==2.2.0 >&2 ||
+            python3 -m pip install -q --break-system-packages snowballstemmer==2.2.0 >&2
     fi
 fi
 exit 0
