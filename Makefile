@@ -13,8 +13,10 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra
 STD      := -std=gnu11
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
-CPPFLAGS += -Ilib $(CJSON_CFLAGS) -DPIPECLF_DATADIR='"$(abspath data)"'
-LDLIBS   := -lcjson -lcsv -lstemmer -lm -lpthread
+BLAS_CFLAGS  := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS    := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CPPFLAGS += -Ilib $(CJSON_CFLAGS) $(BLAS_CFLAGS) -DPIPECLF_DATADIR='"$(abspath data)"'
+LDLIBS   := -lcjson -lcsv -lstemmer -lpcre2-8 $(BLAS_LIBS) -lm -lpthread
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/san
@@ -34,7 +36,7 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROGRAMS   := $(FILTER_SRC:filters/%.c=$(BUILD)/bin/%)
 UNIT_TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all programs check test study bench golden deps clean
+.PHONY: all programs check test study bench golden deps clean bench-csvclean golden-data
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -71,13 +73,26 @@ check test: deps
 study: all
 	@$(MAKE) --no-print-directory -f pipelines/tweets.mk BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) study
 
+# Each stage adds its benchmark and golden generator to BENCH_TARGETS and
+# GOLDEN_TARGETS from its own fragment in mk/ (kept apart so stages do not
+# edit one shared list).
+BENCH_TARGETS  := bench-csvclean
+GOLDEN_TARGETS := golden-data
+include $(wildcard mk/*.mk)
+
 bench: all
 	@scripts/setup.sh reference
-	@python3 bench/csvclean.py $(BUILD)/bin $(SHARED)
+	@$(MAKE) --no-print-directory $(BENCH_TARGETS)
 
 golden: all
 	@scripts/setup.sh reference
-	@tests/ref/make_goldens.sh $(BUILD)/bin $(SHARED)
+	@$(MAKE) --no-print-directory $(GOLDEN_TARGETS)
+
+bench-csvclean:
+	python3 bench/csvclean.py $(BUILD)/bin $(SHARED)
+
+golden-data:
+	tests/ref/data_goldens.sh $(BUILD)/bin $(SHARED)
 
 clean:
 	rm -rf build

@@ -10,7 +10,7 @@
 # Ends with "N passed, N failed"; exits 1 if anything failed.
 set -u
 build=$(cd "$1" && pwd)
-shared=$2
+shared=$(cd "$2" && pwd) || { echo "run.sh: no shared folder $2" >&2; exit 2; }
 filter=${3:-}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pipeclf-tests.XXXXXX")
