@@ -114,9 +114,16 @@ def load_stopwords(path):
 
 
 class Tokenizer:
-    def __init__(self, stopwords):
+    def __init__(self, stopwords, stemmer='snowballstemmer'):
         self.stopwords = stopwords
-        self.stemmer = snowballstemmer.stemmer('english')
+        if stemmer == 'pystemmer':
+            # PyStemmer wraps the same Snowball C library csvclean links
+            import Stemmer
+            self.stemmer = Stemmer.Stemmer('english')
+        else:
+            # the pure-Python stemmer itself: snowballstemmer.stemmer() would hand
+            # over to PyStemmer whenever that happens to be installed
+            self.stemmer = snowballstemmer.EnglishStemmer()
 
     def __call__(self, s):
         tokens = [t for t in alpha_tokens(lower(s)) if t not in self.stopwords]
@@ -157,12 +164,14 @@ def main():
     ap.add_argument('--stopwords', required=True, help='stopword file, one word per line')
     ap.add_argument('--out', help='write the records here (JSON lines)')
     ap.add_argument('--stats', action='store_true', help='print the counts as JSON on stdout')
+    ap.add_argument('--stemmer', choices=['snowballstemmer', 'pystemmer'], default='snowballstemmer',
+                    help='pure-Python Snowball (default) or PyStemmer (libstemmer in C)')
     ap.add_argument('csv', nargs='+')
     args = ap.parse_args()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
     sys.stdout.reconfigure(encoding='utf-8', newline='\n')
 
-    tokenize = Tokenizer(load_stopwords(args.stopwords))
+    tokenize = Tokenizer(load_stopwords(args.stopwords), args.stemmer)
     out = None
     if args.out:
         out = open(args.out, 'w', encoding='utf-8', newline='\n')

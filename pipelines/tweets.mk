@@ -16,7 +16,8 @@ RUNS      ?= runs/tweets
 SUBSAMPLE :=
 endif
 
-SPLITS := $(RUNS)/split/train.jsonl $(RUNS)/split/val.jsonl $(RUNS)/split/test.jsonl
+SPLITS := $(RUNS)/split/train.jsonl $(RUNS)/split/val.jsonl $(RUNS)/split/test.jsonl \
+          $(RUNS)/split_ids.jsonl $(RUNS)/split.stats.json
 
 .PHONY: study data
 .DELETE_ON_ERROR:
@@ -25,7 +26,7 @@ study: data
 data: $(SPLITS)
 
 # Kaggle train + test together, cleaned as the original notebook did.
-$(RUNS)/clean.jsonl: $(DATA)/train.csv $(DATA)/test.csv
+$(RUNS)/clean.jsonl $(RUNS)/clean.stats.json &: $(DATA)/train.csv $(DATA)/test.csv
 	@mkdir -p $(@D)
 	$(BIN)/csvclean --preset tweet --id textID --label sentiment \
 	    --stats $(RUNS)/clean.stats.json -o $@ $^

@@ -34,12 +34,12 @@ if [ "$what" = reference ]; then
     # The reference tools, pinned; used only by bench/ and tests/ref/, never at run time.
     python3 - <<'PY' 2>/dev/null || need_pip=1
 from importlib.metadata import version
-assert version('snowballstemmer') == '2.2.0'
+assert version('snowballstemmer') == '2.2.0' and version('PyStemmer') == '2.2.0.3'
 PY
     if [ "${need_pip:-0}" = 1 ]; then
         echo "setup: installing the Python reference tools (pip)" >&2
-        python3 -m pip install -q snowballstemmer==2.2.0 >&2 ||
-            python3 -m pip install -q --break-system-packages snowballstemmer==2.2.0 >&2
+        python3 -m pip install -q snowballstemmer==2.2.0 PyStemmer==2.2.0.3 >&2 ||
+            python3 -m pip install -q --break-system-packages snowballstemmer==2.2.0 PyStemmer==2.2.0.3 >&2
     fi
 fi
 exit 0
