@@ -1,0 +1,726 @@
+#define _GNU_SOURCE /* qsort_r */
+#include "gridsearch.h"
+#include "common.h"
+#include "ndjson.h"
+#include "numfmt.h"
+#include "outfile.h"
+#include "prng.h"
+#include "strbuf.h"
+#include "strmap.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* the prng stream of --seed that shuffles the folds */
+#define STREAM_FOLDS 1
+
+int gs_parse_scoring(const char *s, gs_scoring *out)
+{
+    if (strcmp(s, "macro_f1") == 0) *out = GS_MACRO_F1;
+    else if (strcmp(s, "accuracy") == 0) *out = GS_ACCURACY;
+    else if (strcmp(s, "weighted_f1") == 0) *out = GS_WEIGHTED_F1;
+    else return -1;
+    return 0;
+}
+
+const char *gs_scoring_name(gs_scoring s)
+{
+    return s == GS_ACCURACY ? "accuracy" : s == GS_WEIGHTED_F1 ? "weighted_f1" : "macro_f1";
+}
+
+/* ------------------------------------------------------------------ grid */
+
+/* byte-sorted, as Python sorts the keys of a parameter grid */
+static const char *const grid_keys[] = {"C", "class_weight", "intercept_scaling", "max_iter", "penalty", "tol"};
+#define NGRID_KEYS (sizeof grid_keys / sizeof grid_keys[0])
+
+static char *trim(const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t')) s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    return xstrndup(s, n);
+}
+
+static double positive_number(const char *key, const char *v)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || !isfinite(x) || !(x > 0))
+        die_usage("--grid: %s=%s: not a positive number", key, v);
+    return x;
+}
+
+/* Sets key to the value text v in p and appends its canonical text to b. */
+static void apply_value(lr_params *p, const char *key, const char *v, strbuf *b)
+{
+    char num[NUMFMT_MAX];
+    if (strcmp(key, "C") == 0) {
+        p->C = positive_number(key, v);
+        sb_addn(b, num, (size_t)fmt_double(num, p->C));
+    } else if (strcmp(key, "tol") == 0) {
+        p->tol = positive_number(key, v);
+        sb_addn(b, num, (size_t)fmt_double(num, p->tol));
+    } else if (strcmp(key, "intercept_scaling") == 0) {
+        p->intercept_scaling = positive_number(key, v);
+        sb_addn(b, num, (size_t)fmt_double(num, p->intercept_scaling));
+    } else if (strcmp(key, "max_iter") == 0) {
+        char *end;
+        long x = strtol(v, &end, 10);
+        if (end == v || *end != '\0' || x < 1 || x > 1000000000L)
+            die_usage("--grid: max_iter=%s: not an integer in [1, 1000000000]", v);
+        p->max_iter = x;
+        sb_addn(b, num, (size_t)snprintf(num, sizeof num, "%ld", x));
+    } else if (strcmp(key, "penalty") == 0) {
+        if (lr_parse_penalty(v, &p->penalty) < 0) die_usage("--grid: penalty=%s: not l1 or l2", v);
+        sb_adds(b, v);
+    } else { /* class_weight */
+        const char *why;
+        if (lr_parse_class_weight(v, p, &why) < 0) die_usage("--grid: class_weight=%s: %s", v, why);
+        lr_class_weight_text(b, p);
+    }
+}
+
+typedef struct grid_key {
+    const char *name; /* one of grid_keys */
+    size_t nvals;
+    char **vals;
+} grid_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(((const grid_key *)a)->name, ((const grid_key *)b)->name);
+}
+
+void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base)
+{
+    memset(g, 0, sizeof *g);
+    grid_key keys[NGRID_KEYS];
+    size_t nkeys = 0;
+    const char *s = spec;
+    while (*s) {
+        size_t len = strcspn(s, ";");
+        char *part = trim(s, len);
+        s += len + (s[len] == ';');
+        if (!*part) {
+            free(part);
+            continue;
+        }
+        char *eq = strchr(part, '=');
+        if (!eq) die_usage("--grid: '%s' is not KEY=VALUE,VALUE,...", part);
+        char *name = trim(part, (size_t)(eq - part));
+        for (char *c = name; *c; c++)
+            if (*c == '-') *c = '_';
+        const char *known = NULL;
+        for (size_t i = 0; i < NGRID_KEYS; i++)
+            if (strcmp(name, grid_keys[i]) == 0) known = grid_keys[i];
+        if (!known)
+            die_usage("--grid: unknown key '%s' (C, penalty, class_weight, max_iter, tol, intercept_scaling)", name);
+        for (size_t i = 0; i < nkeys; i++)
+            if (keys[i].name == known) die_usage("--grid: key '%s' given twice", known);
+        free(name);
+        grid_key *k = &keys[nkeys++];
+        k->name = known;
+        k->nvals = 0;
+        k->vals = NULL;
+        /* values: ',' outside braces separates */
+        const char *v = eq + 1;
+        for (;;) {
+            int depth = 0;
+            const char *q = v;
+            for (; *q && !(*q == ',' && depth == 0); q++) {
+                if (*q == '{') depth++;
+                else if (*q == '}' && depth > 0) depth--;
+            }
+            char *val = trim(v, (size_t)(q - v));
+            if (!*val) die_usage("--grid: %s has an empty value", known);
+            k->vals = xrealloc(k->vals, (k->nvals + 1) * sizeof *k->vals);
+            k->vals[k->nvals++] = val;
+            if (!*q) break;
+            v = q + 1;
+        }
+        free(part);
+    }
+    if (nkeys == 0) die_usage("--grid: no KEY=VALUES in '%s'", spec);
+    qsort(keys, nkeys, sizeof *keys, cmp_key);
+
+    size_t ncand = 1;
+    for (size_t i = 0; i < nkeys; i++) {
+        if (ncand > 1000000 / keys[i].nvals) die_usage("--grid: more than a million candidates");
+        ncand *= keys[i].nvals;
+    }
+    g->nkeys = nkeys;
+    g->keys = xmalloc(nkeys * sizeof *g->keys);
+    for (size_t i = 0; i < nkeys; i++) g->keys[i] = xstrdup(keys[i].name);
+    g->ncand = ncand;
+    g->cand = xmalloc(ncand * sizeof *g->cand);
+    g->text = xmalloc(ncand * nkeys * sizeof *g->text);
+    strbuf b = {0};
+    for (size_t c = 0; c < ncand; c++) {
+        lr_params_copy(&g->cand[c], base);
+        size_t rest = c;
+        for (size_t i = nkeys; i-- > 0;) { /* the last key changes fastest */
+            size_t vi = rest % keys[i].nvals;
+            rest /= keys[i].nvals;
+            sb_clear(&b);
+            apply_value(&g->cand[c], keys[i].name, keys[i].vals[vi], &b);
+            g->text[c * nkeys + i] = xstrdup(sb_str(&b));
+        }
+    }
+    sb_free(&b);
+    for (size_t i = 0; i < nkeys; i++) {
+        for (size_t j = 0; j < keys[i].nvals; j++) free(keys[i].vals[j]);
+        free(keys[i].vals);
+    }
+}
+
+void gs_grid_single(gs_grid *g, const lr_params *base)
+{
+    memset(g, 0, sizeof *g);
+    g->ncand = 1;
+    g->cand = xmalloc(sizeof *g->cand);
+    lr_params_copy(&g->cand[0], base);
+}
+
+void gs_grid_free(gs_grid *g)
+{
+    for (size_t c = 0; c < g->ncand; c++) {
+        lr_params_free(&g->cand[c]);
+        for (size_t i = 0; i < g->nkeys; i++) free(g->text[c * g->nkeys + i]);
+    }
+    for (size_t i = 0; i < g->nkeys; i++) free(g->keys[i]);
+    free(g->keys);
+    free(g->cand);
+    free(g->text);
+    memset(g, 0, sizeof *g);
+}
+
+/* ----------------------------------------------------------------- folds */
+
+void gs_stratified_folds(const lr_data *d, size_t k, uint64_t seed, size_t *fold_of)
+{
+    size_t K = d->nclasses;
+    /* scikit-learn numbers the classes by first appearance for the deal */
+    size_t *order = xmalloc(K * sizeof *order), *enc = xmalloc(K * sizeof *enc), norder = 0;
+    for (size_t c = 0; c < K; c++) enc[c] = (size_t)-1;
+    for (size_t i = 0; i < d->n && norder < K; i++)
+        if (enc[d->cls[i]] == (size_t)-1) {
+            enc[d->cls[i]] = norder;
+            order[norder++] = d->cls[i];
+        }
+    size_t *count = xcalloc(K, sizeof *count);
+    for (size_t i = 0; i < d->n; i++) count[d->cls[i]]++;
+    prng r;
+    prng_seed(&r, seed, STREAM_FOLDS);
+    size_t *folds = xmalloc(d->n * sizeof *folds);
+    size_t start = 0; /* where the class begins in the labels sorted by encoding */
+    for (size_t e = 0; e < norder; e++) {
+        size_t c = order[e], n = count[c], m = 0;
+        /* fold f gets the positions p in [start, start + n) with p % k == f */
+        for (size_t f = 0; f < k; f++) {
+            size_t first = start + (f + k - start % k) % k;
+            size_t a = first < start + n ? (start + n - first + k - 1) / k : 0;
+            for (size_t j = 0; j < a; j++) folds[m++] = f;
+        }
+        prng_shuffle(&r, folds, n);
+        m = 0;
+        for (size_t i = 0; i < d->n; i++)
+            if (d->cls[i] == c) fold_of[i] = folds[m++];
+        start += n;
+    }
+    free(folds);
+    free(count);
+    free(order);
+    free(enc);
+}
+
+size_t gs_read_folds(const char *path, const lr_data *d, const char *id_field, size_t *fold_of)
+{
+    strmap ids = {0};
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->ids[i])
+            die_at(d->name, d->line[i], "record has no \"%s\" (--folds assigns folds by id)", id_field);
+        int is_new;
+        strmap_entry *e = strmap_put(&ids, d->ids[i], strlen(d->ids[i]), i, &is_new);
+        if (!is_new) die_at(d->name, d->line[i], "duplicate id '%s' (first on line %ld)", d->ids[i], d->line[e->value]);
+        fold_of[i] = (size_t)-1;
+    }
+    ndjson_reader r;
+    ndjson_open(&r, path);
+    size_t k = 0;
+    cJSON *rec;
+    while ((rec = ndjson_next(&r))) {
+        const char *id = rec_require_string(&r, rec, "id");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(rec, "fold");
+        if (!f) die_at(r.name, r.line, "record has no \"fold\"");
+        if (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble) || f->valuedouble < 0 ||
+            f->valuedouble > 1e6)
+            die_at(r.name, r.line, "\"fold\" is not an integer in [0, 1000000]");
+        strmap_entry *e = strmap_find(&ids, id, strlen(id));
+        if (!e) die_at(r.name, r.line, "id '%s' is not in the training data", id);
+        if (fold_of[e->value] != (size_t)-1) die_at(r.name, r.line, "id '%s' is given a fold twice", id);
+        fold_of[e->value] = (size_t)f->valuedouble;
+        if (fold_of[e->value] + 1 > k) k = fold_of[e->value] + 1;
+        cJSON_Delete(rec);
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (fold_of[i] == (size_t)-1) die_at(r.name, 0, "no fold for id '%s' (%s:%ld)", d->ids[i], d->name, d->line[i]);
+    ndjson_close(&r);
+    strmap_free(&ids);
+    if (k < 2) die("%s: one fold only; cross-validation needs two or more", path);
+    return k;
+}
+
+void gs_check_folds(const lr_data *d, const size_t *fold_of, size_t k)
+{
+    size_t K = d->nclasses;
+    size_t *count = xcalloc(k * K, sizeof *count), *total = xcalloc(K, sizeof *total);
+    for (size_t i = 0; i < d->n; i++) {
+        count[fold_of[i] * K + d->cls[i]]++;
+        total[d->cls[i]]++;
+    }
+    for (size_t f = 0; f < k; f++) {
+        size_t rows = 0;
+        for (size_t c = 0; c < K; c++) rows += count[f * K + c];
+        if (!rows) die("fold %zu has no rows (%zu rows for %zu folds)", f, d->n, k);
+        for (size_t c = 0; c < K; c++)
+            if (count[f * K + c] == total[c])
+                die("class '%s' (%zu row%s): all in fold %zu, none left to train on when it is held out",
+                    d->labels[c], total[c], total[c] == 1 ? "" : "s", f);
+    }
+    free(count);
+    free(total);
+}
+
+/* ---------------------------------------------------------------- scores */
+
+double gs_score(gs_scoring s, const size_t *truth, const size_t *pred, size_t n, size_t nclasses)
+{
+    if (n == 0) return 0;
+    if (s == GS_ACCURACY) {
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) ok += truth[i] == pred[i];
+        return (double)ok / (double)n;
+    }
+    size_t *tp = xcalloc(3 * nclasses, sizeof *tp), *true_sum = tp + nclasses, *pred_sum = true_sum + nclasses;
+    for (size_t i = 0; i < n; i++) {
+        tp[truth[i]] += truth[i] == pred[i];
+        true_sum[truth[i]]++;
+        pred_sum[pred[i]]++;
+    }
+    /* F1 = 2 tp / (true + predicted), scikit-learn's form of it */
+    double sum = 0, wsum = 0;
+    size_t present = 0;
+    for (size_t c = 0; c < nclasses; c++) {
+        if (!true_sum[c] && !pred_sum[c]) continue;
+        double f = 2.0 * (double)tp[c] / ((double)true_sum[c] + (double)pred_sum[c]);
+        present++;
+        if (s == GS_WEIGHTED_F1) sum += f * (double)true_sum[c], wsum += (double)true_sum[c];
+        else sum += f;
+    }
+    free(tp);
+    return s == GS_WEIGHTED_F1 ? sum / wsum : sum / (double)present;
+}
+
+/* ------------------------------------------------------------ the search */
+
+/* One unit of work: one fold and the candidates that differ only in
+ * max_iter, largest first. A fit whose every subproblem stopped before a
+ * smaller max_iter went exactly as that fit would, so it serves for it. */
+typedef struct task {
+    size_t fold;
+    size_t *cands;
+    size_t ncands;
+} task;
+
+typedef struct pool {
+    const lr_data *d;
+    const gs_grid *g;
+    size_t k;
+    gs_scoring scoring;
+    size_t **train, *ntrain, **test, *ntest;
+    task *tasks;
+    size_t ntasks, next, nfits;
+    pthread_mutex_t mu;
+    gs_result *r;
+} pool;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double evaluate(const pool *p, const logreg_model *m, size_t fold)
+{
+    const lr_data *d = p->d;
+    size_t n = p->ntest[fold];
+    size_t *truth = xmalloc(2 * n * sizeof *truth), *pred = truth + n;
+    for (size_t t = 0; t < n; t++) {
+        size_t i = p->test[fold][t];
+        size_t a = d->rowptr[i];
+        sparse_vec x = {d->rowptr[i + 1] - a, 0, d->idx + a, d->val + a, d->dim};
+        truth[t] = d->cls[i];
+        pred[t] = logreg_predict(m, &x);
+    }
+    double s = gs_score(p->scoring, truth, pred, n, d->nclasses);
+    free(truth);
+    return s;
+}
+
+static void run_task(pool *p, const task *t)
+{
+    gs_result *r = p->r;
+    logreg_model *m = NULL;
+    int used = 0; /* the largest iteration count of m's subproblems */
+    double score = 0, took = 0;
+    size_t fits = 0;
+    for (size_t j = 0; j < t->ncands; j++) {
+        size_t c = t->cands[j], at = c * p->k + t->fold;
+        const lr_params *cp = &p->g->cand[c];
+        if (!m || used >= cp->max_iter) {
+            logreg_free(m);
+            double t0 = now();
+            m = logreg_train(p->d, p->train[t->fold], p->ntrain[t->fold], cp);
+            took = now() - t0;
+            used = 0;
+            for (size_t v = 0; v < m->nvec; v++)
+                if (m->n_iter[v] > used) used = m->n_iter[v];
+            score = evaluate(p, m, t->fold);
+            fits++;
+        }
+        r->score[at] = score;
+        r->fit_time[at] = took;
+        r->hit_max_iter[at] = used >= cp->max_iter;
+    }
+    logreg_free(m);
+    pthread_mutex_lock(&p->mu);
+    p->nfits += fits;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *worker(void *arg)
+{
+    pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t t = p->next < p->ntasks ? p->next++ : p->ntasks;
+        pthread_mutex_unlock(&p->mu);
+        if (t == p->ntasks) return NULL;
+        run_task(p, &p->tasks[t]);
+    }
+}
+
+/* same candidate but for max_iter? (every grid value other than max_iter
+ * has the same text; everything outside the grid comes from one base) */
+static int same_but_max_iter(const gs_grid *g, size_t a, size_t b)
+{
+    for (size_t i = 0; i < g->nkeys; i++)
+        if (strcmp(g->keys[i], "max_iter") != 0 && strcmp(g->text[a * g->nkeys + i], g->text[b * g->nkeys + i]) != 0)
+            return 0;
+    return 1;
+}
+
+static int cmp_max_iter_desc(const void *a, const void *b, void *params)
+{
+    const lr_params *cand = params;
+    long x = cand[*(const size_t *)a].max_iter, y = cand[*(const size_t *)b].max_iter;
+    if (x != y) return x > y ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
+}
+
+static int cmp_task_cost(const void *a, const void *b, void *params)
+{
+    const task *x = a, *y = b;
+    const lr_params *cand = params, *px = &cand[x->cands[0]], *py = &cand[y->cands[0]];
+    if (px->penalty != py->penalty) return px->penalty == LR_L1 ? -1 : 1;
+    if (px->C != py->C) return px->C > py->C ? -1 : 1;
+    if (x->cands[0] != y->cands[0]) return x->cands[0] < y->cands[0] ? -1 : 1;
+    return x->fold < y->fold ? -1 : x->fold > y->fold;
+}
+
+void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k, gs_scoring s, int jobs,
+            gs_result *r)
+{
+    memset(r, 0, sizeof *r);
+    size_t nc = g->ncand;
+    r->ncand = nc;
+    r->k = k;
+    r->score = xcalloc(nc * k, sizeof *r->score);
+    r->fit_time = xcalloc(nc * k, sizeof *r->fit_time);
+    r->hit_max_iter = xcalloc(nc * k, sizeof *r->hit_max_iter);
+    r->mean = xcalloc(nc, sizeof *r->mean);
+    r->std = xcalloc(nc, sizeof *r->std);
+    r->mean_time = xcalloc(nc, sizeof *r->mean_time);
+    r->std_time = xcalloc(nc, sizeof *r->std_time);
+    r->rank = xcalloc(nc, sizeof *r->rank);
+
+    pool p = {0};
+    p.d = d;
+    p.g = g;
+    p.k = k;
+    p.scoring = s;
+    p.r = r;
+    pthread_mutex_init(&p.mu, NULL);
+    p.train = xcalloc(k, sizeof *p.train);
+    p.test = xcalloc(k, sizeof *p.test);
+    p.ntrain = xcalloc(k, sizeof *p.ntrain);
+    p.ntest = xcalloc(k, sizeof *p.ntest);
+    for (size_t f = 0; f < k; f++) {
+        p.train[f] = xmalloc(d->n * sizeof *p.train[f]);
+        p.test[f] = xmalloc(d->n * sizeof *p.test[f]);
+    }
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t f = 0; f < k; f++) {
+            if (fold_of[i] == f) p.test[f][p.ntest[f]++] = i;
+            else p.train[f][p.ntrain[f]++] = i;
+        }
+
+    /* group the candidates that differ only in max_iter */
+    size_t *group_of = xmalloc(nc * sizeof *group_of), ngroups = 0;
+    size_t **members = xmalloc(nc * sizeof *members), *nmembers = xcalloc(nc, sizeof *nmembers);
+    for (size_t c = 0; c < nc; c++) {
+        size_t gi = ngroups;
+        for (size_t h = 0; h < ngroups; h++)
+            if (same_but_max_iter(g, members[h][0], c)) gi = h;
+        if (gi == ngroups) members[ngroups++] = xmalloc(nc * sizeof **members);
+        members[gi][nmembers[gi]++] = c;
+        group_of[c] = gi;
+    }
+    for (size_t h = 0; h < ngroups; h++)
+        qsort_r(members[h], nmembers[h], sizeof **members, cmp_max_iter_desc, g->cand);
+    p.ntasks = ngroups * k;
+    p.tasks = xmalloc(p.ntasks * sizeof *p.tasks);
+    for (size_t h = 0; h < ngroups; h++)
+        for (size_t f = 0; f < k; f++) p.tasks[h * k + f] = (task){f, members[h], nmembers[h]};
+    /* likely-longest fits first (L1, then large C), so that the threads do
+     * not wait on one long fit at the end; results do not depend on order */
+    qsort_r(p.tasks, p.ntasks, sizeof *p.tasks, cmp_task_cost, g->cand);
+
+    size_t nthreads = (size_t)(jobs < 1 ? 1 : jobs);
+    if (nthreads > p.ntasks) nthreads = p.ntasks;
+    if (nthreads <= 1) {
+        worker(&p);
+    } else {
+        pthread_t *th = xmalloc(nthreads * sizeof *th);
+        for (size_t t = 0; t < nthreads; t++)
+            if (pthread_create(&th[t], NULL, worker, &p) != 0) die("cannot start a thread");
+        for (size_t t = 0; t < nthreads; t++) pthread_join(th[t], NULL);
+        free(th);
+    }
+    r->nfits = p.nfits;
+
+    for (size_t c = 0; c < nc; c++) {
+        double sum = 0, tsum = 0;
+        for (size_t f = 0; f < k; f++) {
+            sum += r->score[c * k + f];
+            tsum += r->fit_time[c * k + f];
+            r->nhit += (size_t)r->hit_max_iter[c * k + f];
+        }
+        r->mean[c] = sum / (double)k;
+        r->mean_time[c] = tsum / (double)k;
+        double v = 0, tv = 0;
+        for (size_t f = 0; f < k; f++) {
+            double e = r->score[c * k + f] - r->mean[c], te = r->fit_time[c * k + f] - r->mean_time[c];
+            v += e * e;
+            tv += te * te;
+        }
+        r->std[c] = sqrt(v / (double)k);
+        r->std_time[c] = sqrt(tv / (double)k);
+    }
+    /* scikit-learn's rankdata(-mean, method='min'); the best is the first of rank 1 */
+    for (size_t c = 0; c < nc; c++) {
+        int better = 0;
+        for (size_t o = 0; o < nc; o++) better += r->mean[o] > r->mean[c];
+        r->rank[c] = 1 + better;
+    }
+    r->best = 0;
+    while (r->rank[r->best] != 1) r->best++;
+
+    for (size_t h = 0; h < ngroups; h++) free(members[h]);
+    free(members);
+    free(nmembers);
+    free(group_of);
+    free(p.tasks);
+    for (size_t f = 0; f < k; f++) {
+        free(p.train[f]);
+        free(p.test[f]);
+    }
+    free(p.train);
+    free(p.test);
+    free(p.ntrain);
+    free(p.ntest);
+    pthread_mutex_destroy(&p.mu);
+}
+
+void gs_result_free(gs_result *r)
+{
+    free(r->score);
+    free(r->fit_time);
+    free(r->hit_max_iter);
+    free(r->mean);
+    free(r->std);
+    free(r->mean_time);
+    free(r->std_time);
+    free(r->rank);
+    memset(r, 0, sizeof *r);
+}
+
+/* ----------------------------------------------------------------- output */
+
+static void add_num(strbuf *b, double v)
+{
+    char num[NUMFMT_MAX];
+    sb_addn(b, num, (size_t)fmt_double(num, v));
+}
+
+/* the value of one grid key as JSON: numbers bare, class weights an object */
+static void add_param_json(strbuf *b, const gs_grid *g, size_t c, size_t i)
+{
+    const char *key = g->keys[i], *text = g->text[c * g->nkeys + i];
+    const lr_params *p = &g->cand[c];
+    if (strcmp(key, "penalty") == 0) json_quote(b, text, strlen(text));
+    else if (strcmp(key, "class_weight") == 0) {
+        if (p->cw_kind != LR_CW_EXPLICIT) {
+            json_quote(b, text, strlen(text));
+            return;
+        }
+        sb_addc(b, '{');
+        for (size_t j = 0; j < p->ncw; j++) {
+            if (j) sb_addc(b, ',');
+            json_quote(b, p->cw_label[j], strlen(p->cw_label[j]));
+            sb_addc(b, ':');
+            add_num(b, p->cw_weight[j]);
+        }
+        sb_addc(b, '}');
+    } else sb_adds(b, text);
+}
+
+static void add_params_json(strbuf *b, const gs_grid *g, size_t c)
+{
+    sb_addc(b, '{');
+    for (size_t i = 0; i < g->nkeys; i++) {
+        if (i) sb_addc(b, ',');
+        json_quote(b, g->keys[i], strlen(g->keys[i]));
+        sb_addc(b, ':');
+        add_param_json(b, g, c, i);
+    }
+    sb_addc(b, '}');
+}
+
+static void add_csv_field(strbuf *b, const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        sb_adds(b, s);
+        return;
+    }
+    sb_addc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"') sb_addc(b, '"');
+        sb_addc(b, *s);
+    }
+    sb_addc(b, '"');
+}
+
+static int ends_with_csv(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && strcasecmp(path + n - 4, ".csv") == 0;
+}
+
+void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_scoring s)
+{
+    strbuf b = {0};
+    char num[64];
+    int csv = ends_with_csv(path);
+    if (csv) {
+        sb_adds(&b, "rank");
+        for (size_t i = 0; i < g->nkeys; i++) {
+            sb_addc(&b, ',');
+            sb_adds(&b, g->keys[i]);
+        }
+        sb_adds(&b, ",mean_score,std_score");
+        for (size_t f = 0; f < r->k; f++) {
+            snprintf(num, sizeof num, ",fold%zu_score", f);
+            sb_adds(&b, num);
+        }
+        sb_adds(&b, ",mean_fit_time,std_fit_time,converged,scoring\n");
+    }
+    for (size_t c = 0; c < r->ncand; c++) {
+        int converged = 1;
+        for (size_t f = 0; f < r->k; f++) converged &= !r->hit_max_iter[c * r->k + f];
+        if (csv) {
+            snprintf(num, sizeof num, "%d", r->rank[c]);
+            sb_adds(&b, num);
+            for (size_t i = 0; i < g->nkeys; i++) {
+                sb_addc(&b, ',');
+                add_csv_field(&b, g->text[c * g->nkeys + i]);
+            }
+            sb_addc(&b, ',');
+            add_num(&b, r->mean[c]);
+            sb_addc(&b, ',');
+            add_num(&b, r->std[c]);
+            for (size_t f = 0; f < r->k; f++) {
+                sb_addc(&b, ',');
+                add_num(&b, r->score[c * r->k + f]);
+            }
+            snprintf(num, sizeof num, ",%.6f,%.6f,%s,%s\n", r->mean_time[c], r->std_time[c],
+                     converged ? "true" : "false", gs_scoring_name(s));
+            sb_adds(&b, num);
+            continue;
+        }
+        snprintf(num, sizeof num, "{\"rank\":%d,\"params\":", r->rank[c]);
+        sb_adds(&b, num);
+        add_params_json(&b, g, c);
+        sb_adds(&b, ",\"scoring\":\"");
+        sb_adds(&b, gs_scoring_name(s));
+        sb_adds(&b, "\",\"mean_score\":");
+        add_num(&b, r->mean[c]);
+        sb_adds(&b, ",\"std_score\":");
+        add_num(&b, r->std[c]);
+        sb_adds(&b, ",\"fold_scores\":[");
+        for (size_t f = 0; f < r->k; f++) {
+            if (f) sb_addc(&b, ',');
+            add_num(&b, r->score[c * r->k + f]);
+        }
+        snprintf(num, sizeof num, "],\"mean_fit_time\":%.6f,\"std_fit_time\":%.6f", r->mean_time[c], r->std_time[c]);
+        sb_adds(&b, num);
+        sb_adds(&b, ",\"fit_times\":[");
+        for (size_t f = 0; f < r->k; f++) {
+            snprintf(num, sizeof num, "%s%.6f", f ? "," : "", r->fit_time[c * r->k + f]);
+            sb_adds(&b, num);
+        }
+        sb_adds(&b, converged ? "],\"converged\":true}\n" : "],\"converged\":false}\n");
+    }
+    outfile o;
+    out_open(&o, path);
+    fwrite(b.s ? b.s : "", 1, b.len, o.f);
+    out_commit(&o);
+    sb_free(&b);
+}
+
+char *gs_summary_json(const gs_grid *g, const gs_result *r, gs_scoring s)
+{
+    strbuf b = {0};
+    char num[128];
+    snprintf(num, sizeof num, "{\"scoring\":\"%s\",\"folds\":%zu,\"candidates\":%zu,\"best_index\":%zu,",
+             gs_scoring_name(s), r->k, r->ncand, r->best);
+    sb_adds(&b, num);
+    sb_adds(&b, "\"best_params\":");
+    add_params_json(&b, g, r->best);
+    sb_adds(&b, ",\"best_score\":");
+    add_num(&b, r->mean[r->best]);
+    sb_adds(&b, ",\"best_std\":");
+    add_num(&b, r->std[r->best]);
+    sb_adds(&b, ",\"best_fold_scores\":[");
+    for (size_t f = 0; f < r->k; f++) {
+        if (f) sb_addc(&b, ',');
+        add_num(&b, r->score[r->best * r->k + f]);
+    }
+    sb_adds(&b, "]}");
+    return b.s;
+}

@@ -1,0 +1,253 @@
+/* L1-regularised logistic regression by newGLMNET (Yuan, Ho and Lin 2012),
+ * as in liblinear's solve_l1r_lr: each outer (Newton) iteration builds a
+ * quadratic model of the loss and minimises model + |w|_1 by coordinate
+ * descent over the features in random order, with shrinking of features
+ * that are zero and look like staying zero; then a backtracking line search.
+ * Written after the copy scikit-learn 1.9 bundles, step for step: the random
+ * order comes from linsolve_rng, so the same seed visits coordinates in the
+ * same order as scikit-learn's liblinear does. */
+#include "linsolve.h"
+#include "common.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void linsolve_cols_build(linsolve_cols *c, const linsolve_problem *p)
+{
+    size_t nnz = p->rowptr[p->l];
+    c->colptr = xcalloc(p->n + 1, sizeof *c->colptr);
+    c->row = xmalloc(nnz * sizeof *c->row);
+    c->val = xmalloc(nnz * sizeof *c->val);
+    for (size_t k = 0; k < nnz; k++) c->colptr[p->idx[k] + 1]++;
+    for (size_t j = 0; j < p->n; j++) c->colptr[j + 1] += c->colptr[j];
+    size_t *next = xmalloc(p->n * sizeof *next);
+    memcpy(next, c->colptr, p->n * sizeof *next);
+    for (size_t i = 0; i < p->l; i++)
+        for (size_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
+            size_t at = next[p->idx[k]]++;
+            c->row[at] = (uint32_t)i;
+            c->val[at] = p->val[k];
+        }
+    free(next);
+}
+
+void linsolve_cols_free(linsolve_cols *c)
+{
+    free(c->colptr);
+    free(c->row);
+    free(c->val);
+    memset(c, 0, sizeof *c);
+}
+
+static void swap_int(int *a, int *b)
+{
+    int t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static double dmin(double a, double b) { return a < b ? a : b; }
+static double dmax(double a, double b) { return a > b ? a : b; }
+
+int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double eps, int max_newton_iter,
+                    linsolve_rng *rng, double *w)
+{
+    const int l = (int)p->l, w_size = (int)p->n;
+    const int max_iter = 1000, max_num_linesearch = 20;
+    const double nu = 1e-12, sigma = 0.01;
+    const double *C = p->C;
+    const size_t *cp = cols->colptr;
+    const uint32_t *crow = cols->row;
+    const double *cval = cols->val;
+    int newton_iter = 0, iter = 0, active_size, QP_active_size, QP_no_change = 0;
+    double inner_eps = 1, w_norm, w_norm_new, z, G, H;
+    double Gnorm1_init = -1.0, Gmax_old = HUGE_VAL, Gmax_new, Gnorm1_new;
+    double QP_Gmax_old, QP_Gmax_new, QP_Gnorm1_new, delta, negsum_xTd, cond;
+
+    int *index = xmalloc((size_t)w_size * sizeof *index);
+    signed char *y = xmalloc((size_t)l);
+    double *wmem = xmalloc((size_t)w_size * 4 * sizeof(double));
+    double *Hdiag = wmem, *Grad = Hdiag + w_size, *wpd = Grad + w_size, *xjneg_sum = wpd + w_size;
+    double *lmem = xmalloc((size_t)l * 5 * sizeof(double));
+    double *xD = xmalloc(cp[w_size] * sizeof *xD);
+    double *xTd = lmem, *exp_wTx = xTd + l, *exp_wTx_new = exp_wTx + l, *tau = exp_wTx_new + l, *D = tau + l;
+
+    for (int j = 0; j < w_size; j++) w[j] = 0;
+    for (int j = 0; j < l; j++) {
+        y[j] = p->y[j] > 0 ? 1 : -1;
+        exp_wTx[j] = 0;
+    }
+    w_norm = 0;
+    for (int j = 0; j < w_size; j++) {
+        w_norm += fabs(w[j]);
+        wpd[j] = w[j];
+        index[j] = j;
+        xjneg_sum[j] = 0;
+        for (size_t k = cp[j]; k < cp[j + 1]; k++) {
+            int ind = (int)crow[k];
+            double val = cval[k];
+            exp_wTx[ind] += w[j] * val;
+            if (y[ind] == -1) xjneg_sum[j] += C[ind] * val;
+        }
+    }
+    for (int j = 0; j < l; j++) {
+        exp_wTx[j] = exp(exp_wTx[j]);
+        double tau_tmp = 1 / (1 + exp_wTx[j]);
+        tau[j] = C[j] * tau_tmp;
+        D[j] = C[j] * exp_wTx[j] * tau_tmp * tau_tmp;
+    }
+
+    while (newton_iter < max_newton_iter) {
+        Gmax_new = 0;
+        Gnorm1_new = 0;
+        active_size = w_size;
+        for (int s = 0; s < active_size; s++) {
+            int j = index[s];
+            double h = nu, tmp = 0;
+            for (size_t k = cp[j]; k < cp[j + 1]; k++) {
+                int ind = (int)crow[k];
+                h += cval[k] * cval[k] * D[ind];
+                tmp += cval[k] * tau[ind];
+                /* x_ij D_i, constant through this Newton step's inner loop;
+                 * liblinear multiplies it out every time, in this order */
+                xD[k] = cval[k] * D[ind];
+            }
+            Hdiag[j] = h;
+            Grad[j] = -tmp + xjneg_sum[j];
+            double Gp = Grad[j] + 1, Gn = Grad[j] - 1, violation = 0;
+            if (w[j] == 0) {
+                if (Gp < 0) violation = -Gp;
+                else if (Gn > 0) violation = Gn;
+                else if (Gp > Gmax_old / l && Gn < -Gmax_old / l) {
+                    /* outer-level shrinking */
+                    active_size--;
+                    swap_int(&index[s], &index[active_size]);
+                    s--;
+                    continue;
+                }
+            } else if (w[j] > 0) violation = fabs(Gp);
+            else violation = fabs(Gn);
+            Gmax_new = dmax(Gmax_new, violation);
+            Gnorm1_new += violation;
+        }
+        if (newton_iter == 0) Gnorm1_init = Gnorm1_new;
+        /* converged, or the inner loop changed nothing ten times running */
+        if (Gnorm1_new <= eps * Gnorm1_init || QP_no_change >= 10) break;
+        QP_no_change++;
+
+        iter = 0;
+        QP_Gmax_old = HUGE_VAL;
+        QP_active_size = active_size;
+        for (int i = 0; i < l; i++) xTd[i] = 0;
+
+        /* coordinate descent on the quadratic model, over wpd */
+        while (iter < max_iter) {
+            QP_Gmax_new = 0;
+            QP_Gnorm1_new = 0;
+            for (int j = 0; j < QP_active_size; j++) {
+                int i = j + (int)linsolve_rng_below(rng, (uint32_t)(QP_active_size - j));
+                swap_int(&index[i], &index[j]);
+            }
+            for (int s = 0; s < QP_active_size; s++) {
+                int j = index[s];
+                H = Hdiag[j];
+                G = Grad[j] + (wpd[j] - w[j]) * nu;
+                for (size_t k = cp[j]; k < cp[j + 1]; k++) G += xD[k] * xTd[crow[k]];
+                double Gp = G + 1, Gn = G - 1, violation = 0;
+                if (wpd[j] == 0) {
+                    if (Gp < 0) violation = -Gp;
+                    else if (Gn > 0) violation = Gn;
+                    else if (Gp > QP_Gmax_old / l && Gn < -QP_Gmax_old / l) {
+                        /* inner-level shrinking */
+                        QP_active_size--;
+                        swap_int(&index[s], &index[QP_active_size]);
+                        s--;
+                        continue;
+                    }
+                } else if (wpd[j] > 0) violation = fabs(Gp);
+                else violation = fabs(Gn);
+
+                /* the one-variable problem's solution */
+                if (Gp < H * wpd[j]) z = -Gp / H;
+                else if (Gn > H * wpd[j]) z = -Gn / H;
+                else z = -wpd[j];
+                if (fabs(z) < 1.0e-12) continue;
+                z = dmin(dmax(z, -10.0), 10.0);
+
+                QP_no_change = 0;
+                QP_Gmax_new = dmax(QP_Gmax_new, violation);
+                QP_Gnorm1_new += violation;
+                wpd[j] += z;
+                for (size_t k = cp[j]; k < cp[j + 1]; k++) xTd[crow[k]] += cval[k] * z;
+            }
+            iter++;
+            if (QP_Gnorm1_new <= inner_eps * Gnorm1_init) {
+                if (QP_active_size == active_size) break; /* inner stopping */
+                QP_active_size = active_size;             /* reactivate all, go on */
+                QP_Gmax_old = HUGE_VAL;
+                continue;
+            }
+            QP_Gmax_old = QP_Gmax_new;
+        }
+
+        delta = 0;
+        w_norm_new = 0;
+        for (int j = 0; j < w_size; j++) {
+            delta += Grad[j] * (wpd[j] - w[j]);
+            if (wpd[j] != 0) w_norm_new += fabs(wpd[j]);
+        }
+        delta += (w_norm_new - w_norm);
+        negsum_xTd = 0;
+        for (int i = 0; i < l; i++)
+            if (y[i] == -1) negsum_xTd += C[i] * xTd[i];
+
+        int num_linesearch;
+        for (num_linesearch = 0; num_linesearch < max_num_linesearch; num_linesearch++) {
+            cond = w_norm_new - w_norm + negsum_xTd - sigma * delta;
+            for (int i = 0; i < l; i++) {
+                double exp_xTd = exp(xTd[i]);
+                exp_wTx_new[i] = exp_wTx[i] * exp_xTd;
+                cond += C[i] * log((1 + exp_wTx_new[i]) / (exp_xTd + exp_wTx_new[i]));
+            }
+            if (cond <= 0) {
+                w_norm = w_norm_new;
+                for (int j = 0; j < w_size; j++) w[j] = wpd[j];
+                for (int i = 0; i < l; i++) {
+                    exp_wTx[i] = exp_wTx_new[i];
+                    double tau_tmp = 1 / (1 + exp_wTx[i]);
+                    tau[i] = C[i] * tau_tmp;
+                    D[i] = C[i] * exp_wTx[i] * tau_tmp * tau_tmp;
+                }
+                break;
+            }
+            w_norm_new = 0;
+            for (int j = 0; j < w_size; j++) {
+                wpd[j] = (w[j] + wpd[j]) * 0.5;
+                if (wpd[j] != 0) w_norm_new += fabs(wpd[j]);
+            }
+            delta *= 0.5;
+            negsum_xTd *= 0.5;
+            for (int i = 0; i < l; i++) xTd[i] *= 0.5;
+        }
+        /* too many line-search steps: recompute exp(w'x) from w */
+        if (num_linesearch >= max_num_linesearch) {
+            for (int i = 0; i < l; i++) exp_wTx[i] = 0;
+            for (int j = 0; j < w_size; j++) {
+                if (w[j] == 0) continue;
+                for (size_t k = cp[j]; k < cp[j + 1]; k++) exp_wTx[crow[k]] += w[j] * cval[k];
+            }
+            for (int i = 0; i < l; i++) exp_wTx[i] = exp(exp_wTx[i]);
+        }
+        if (iter == 1) inner_eps *= 0.25;
+        newton_iter++;
+        Gmax_old = Gmax_new;
+    }
+
+    free(index);
+    free(y);
+    free(wmem);
+    free(lmem);
+    free(xD);
+    return newton_iter;
+}

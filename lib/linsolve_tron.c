@@ -1,0 +1,182 @@
+/* L2-regularised logistic regression by trust-region Newton (TRON), as in
+ * liblinear's l2r_lr_fun and TRON::tron/trcg (the version scikit-learn 1.9
+ * bundles: no preconditioner, CG stopped at 0.1 |g|). Every sum runs in
+ * liblinear's order and the vector algebra goes through the same BLAS level-1
+ * routines, so the iterates match scikit-learn's to rounding. */
+#include "linsolve.h"
+#include "common.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Level-1 BLAS on long vectors may split work over OpenBLAS's own threads,
+ * which changes the order of the sums; one thread keeps results identical
+ * for any --jobs (our parallelism is across fits). */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+typedef struct lr_fun {
+    const linsolve_problem *p;
+    double *z; /* X w, then the gradient's per-row factor */
+    double *D; /* sigma (1 - sigma) per row, the Hessian's diagonal */
+} lr_fun;
+
+static void Xv(const linsolve_problem *p, const double *v, double *out)
+{
+    for (size_t i = 0; i < p->l; i++) {
+        double s = 0;
+        for (size_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) s += v[p->idx[k]] * p->val[k];
+        out[i] = s;
+    }
+}
+
+static double fun(lr_fun *f, const double *w)
+{
+    const linsolve_problem *p = f->p;
+    double v = 0;
+    Xv(p, w, f->z);
+    for (size_t j = 0; j < p->n; j++) v += w[j] * w[j];
+    v /= 2.0;
+    for (size_t i = 0; i < p->l; i++) {
+        double yz = p->y[i] * f->z[i];
+        if (yz >= 0) v += p->C[i] * log(1 + exp(-yz));
+        else v += p->C[i] * (-yz + log(1 + exp(yz)));
+    }
+    return v;
+}
+
+/* needs z = X w from the fun() call at the same w */
+static void grad(lr_fun *f, const double *w, double *g)
+{
+    const linsolve_problem *p = f->p;
+    double *z = f->z, *D = f->D;
+    for (size_t i = 0; i < p->l; i++) {
+        z[i] = 1 / (1 + exp(-p->y[i] * z[i]));
+        D[i] = z[i] * (1 - z[i]);
+        z[i] = p->C[i] * (z[i] - 1) * p->y[i];
+    }
+    memset(g, 0, p->n * sizeof *g);
+    for (size_t i = 0; i < p->l; i++)
+        for (size_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) g[p->idx[k]] += z[i] * p->val[k];
+    for (size_t j = 0; j < p->n; j++) g[j] = w[j] + g[j];
+}
+
+/* Hs = s + X' diag(C D) X s in one pass over the rows (liblinear makes two,
+ * Xv then X'v; each Hs[j] still adds its terms in row order, so the result
+ * is the same to the bit). */
+static void Hv(lr_fun *f, const double *s, double *Hs)
+{
+    const linsolve_problem *p = f->p;
+    memset(Hs, 0, p->n * sizeof *Hs);
+    for (size_t i = 0; i < p->l; i++) {
+        size_t a = p->rowptr[i], b = p->rowptr[i + 1];
+        double t = 0;
+        for (size_t k = a; k < b; k++) t += s[p->idx[k]] * p->val[k];
+        t = p->C[i] * f->D[i] * t;
+        for (size_t k = a; k < b; k++) Hs[p->idx[k]] += t * p->val[k];
+    }
+    for (size_t j = 0; j < p->n; j++) Hs[j] = s[j] + Hs[j];
+}
+
+/* Conjugate gradients on H s = -g inside the trust region |s| <= delta;
+ * leaves the residual in r. */
+static int trcg(lr_fun *f, int n, double delta, const double *g, double *s, double *r, double *d, double *Hd)
+{
+    for (int i = 0; i < n; i++) {
+        s[i] = 0;
+        r[i] = -g[i];
+        d[i] = r[i];
+    }
+    double cgtol = 0.1 * cblas_dnrm2(n, g, 1);
+    int cg_iter = 0;
+    double rTr = cblas_ddot(n, r, 1, r, 1);
+    for (;;) {
+        if (cblas_dnrm2(n, r, 1) <= cgtol) break;
+        cg_iter++;
+        Hv(f, d, Hd);
+        double alpha = rTr / cblas_ddot(n, d, 1, Hd, 1);
+        cblas_daxpy(n, alpha, d, 1, s, 1);
+        if (cblas_dnrm2(n, s, 1) > delta) {
+            /* step back and go to the boundary along d */
+            alpha = -alpha;
+            cblas_daxpy(n, alpha, d, 1, s, 1);
+            double std = cblas_ddot(n, s, 1, d, 1);
+            double sts = cblas_ddot(n, s, 1, s, 1);
+            double dtd = cblas_ddot(n, d, 1, d, 1);
+            double dsq = delta * delta;
+            double rad = sqrt(std * std + dtd * (dsq - sts));
+            if (std >= 0) alpha = (dsq - sts) / (std + rad);
+            else alpha = (rad - std) / dtd;
+            cblas_daxpy(n, alpha, d, 1, s, 1);
+            alpha = -alpha;
+            cblas_daxpy(n, alpha, Hd, 1, r, 1);
+            break;
+        }
+        alpha = -alpha;
+        cblas_daxpy(n, alpha, Hd, 1, r, 1);
+        double rnewTrnew = cblas_ddot(n, r, 1, r, 1);
+        double beta = rnewTrnew / rTr;
+        cblas_dscal(n, beta, d, 1);
+        cblas_daxpy(n, 1.0, r, 1, d, 1);
+        rTr = rnewTrnew;
+    }
+    return cg_iter;
+}
+
+static double dmin(double a, double b) { return a < b ? a : b; }
+static double dmax(double a, double b) { return a > b ? a : b; }
+
+int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, double *w)
+{
+    pthread_once(&blas_once, blas_single_thread);
+    /* the trust-region constants of TRON */
+    const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
+    const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4;
+    int n = (int)p->n;
+    double *mem = xmalloc(((size_t)6 * p->n + 2 * p->l) * sizeof(double));
+    double *s = mem, *r = s + n, *w_new = r + n, *g = w_new + n, *d = g + n, *Hd = d + n;
+    lr_fun f = {p, Hd + n, Hd + n + p->l};
+
+    memset(w, 0, p->n * sizeof *w);
+    double fv = fun(&f, w);
+    grad(&f, w, g);
+    double delta = cblas_dnrm2(n, g, 1);
+    double gnorm1 = delta, gnorm = gnorm1;
+    int search = !(gnorm <= tol * gnorm1);
+    int iter = 1;
+    while (iter <= max_iter && search) {
+        trcg(&f, n, delta, g, s, r, d, Hd);
+        memcpy(w_new, w, p->n * sizeof *w);
+        cblas_daxpy(n, 1.0, s, 1, w_new, 1);
+        double gs = cblas_ddot(n, g, 1, s, 1);
+        double prered = -0.5 * (gs - cblas_ddot(n, s, 1, r, 1));
+        double fnew = fun(&f, w_new);
+        double actred = fv - fnew;
+        double snorm = cblas_dnrm2(n, s, 1);
+        if (iter == 1) delta = dmin(delta, snorm);
+        double alpha;
+        if (fnew - fv - gs <= 0) alpha = sigma3;
+        else alpha = dmax(sigma1, -0.5 * (gs / (fnew - fv - gs)));
+        if (actred < eta0 * prered) delta = dmin(dmax(alpha, sigma1) * snorm, sigma2 * delta);
+        else if (actred < eta1 * prered) delta = dmax(sigma1 * delta, dmin(alpha * snorm, sigma2 * delta));
+        else if (actred < eta2 * prered) delta = dmax(sigma1 * delta, dmin(alpha * snorm, sigma3 * delta));
+        else delta = dmax(delta, dmin(alpha * snorm, sigma3 * delta));
+
+        if (actred > eta0 * prered) {
+            iter++;
+            memcpy(w, w_new, p->n * sizeof *w);
+            fv = fnew;
+            grad(&f, w, g);
+            gnorm = cblas_dnrm2(n, g, 1);
+            if (gnorm <= tol * gnorm1) break;
+        }
+        if (fv < -1.0e+32) break;
+        if (fabs(actred) <= 0 && prered <= 0) break;
+        if (fabs(actred) <= 1.0e-12 * fabs(fv) && fabs(prered) <= 1.0e-12 * fabs(fv)) break;
+    }
+    free(mem);
+    return iter - 1;
+}

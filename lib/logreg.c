@@ -1,0 +1,727 @@
+#include "logreg.h"
+#include "common.h"
+#include "linsolve.h"
+#include "ndjson.h"
+#include "numfmt.h"
+#include "outfile.h"
+#include "strbuf.h"
+#include "strmap.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------- data */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void lr_data_read(lr_data *d, const char *path, const char *vector_field, const char *label_field,
+                  const char *id_field)
+{
+    memset(d, 0, sizeof *d);
+    ndjson_reader r;
+    ndjson_open(&r, path);
+    d->name = input_name(path);
+    size_t cap = 0, nnz_cap = 0, nnz = 0;
+    strmap seen = {0}; /* label -> first-seen number */
+    char **first_labels = NULL;
+    size_t nfirst = 0;
+    sparse_vec v = {0};
+    d->rowptr = xmalloc(sizeof *d->rowptr);
+    d->rowptr[0] = 0;
+    cJSON *rec;
+    while ((rec = ndjson_next(&r))) {
+        sparse_from_record(rec, vector_field, &v, r.name, r.line);
+        if (d->n == 0) d->dim = v.dim;
+        else if (v.dim != d->dim)
+            die_at(r.name, r.line, "\"%s.dim\" is %ld but earlier records have %ld", vector_field, v.dim, d->dim);
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(rec, label_field);
+        if (!lab) die_at(r.name, r.line, "record has no \"%s\" (training needs a label on every row)", label_field);
+        if (!cJSON_IsString(lab)) die_at(r.name, r.line, "\"%s\" is not a string", label_field);
+        const char *id = rec_string(rec, id_field);
+        if (d->n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            d->rowptr = xrealloc(d->rowptr, (cap + 1) * sizeof *d->rowptr);
+            d->cls = xrealloc(d->cls, cap * sizeof *d->cls);
+            d->ids = xrealloc(d->ids, cap * sizeof *d->ids);
+            d->line = xrealloc(d->line, cap * sizeof *d->line);
+        }
+        if (nnz + v.n > nnz_cap) {
+            while (nnz + v.n > nnz_cap) nnz_cap = nnz_cap ? nnz_cap * 2 : 16384;
+            d->idx = xrealloc(d->idx, nnz_cap * sizeof *d->idx);
+            d->val = xrealloc(d->val, nnz_cap * sizeof *d->val);
+        }
+        memcpy(d->idx + nnz, v.idx, v.n * sizeof *v.idx);
+        memcpy(d->val + nnz, v.val, v.n * sizeof *v.val);
+        nnz += v.n;
+        int is_new;
+        strmap_entry *e = strmap_put(&seen, lab->valuestring, strlen(lab->valuestring), nfirst, &is_new);
+        if (is_new) {
+            first_labels = xrealloc(first_labels, (nfirst + 1) * sizeof *first_labels);
+            first_labels[nfirst++] = xstrdup(lab->valuestring);
+        }
+        d->cls[d->n] = e->value;
+        d->ids[d->n] = id ? xstrdup(id) : NULL;
+        d->line[d->n] = r.line;
+        d->rowptr[++d->n] = nnz;
+        cJSON_Delete(rec);
+    }
+    if (d->n == 0) die_at(r.name, 0, "no records");
+    ndjson_close(&r);
+    sparse_free(&v);
+
+    /* classes in byte-sorted label order */
+    d->nclasses = nfirst;
+    d->labels = xmalloc(nfirst * sizeof *d->labels);
+    memcpy(d->labels, first_labels, nfirst * sizeof *d->labels);
+    qsort(d->labels, nfirst, sizeof *d->labels, cmp_str);
+    size_t *rank = xmalloc(nfirst * sizeof *rank);
+    for (size_t c = 0; c < nfirst; c++) {
+        strmap_entry *e = strmap_find(&seen, d->labels[c], strlen(d->labels[c]));
+        rank[e->value] = c;
+    }
+    for (size_t i = 0; i < d->n; i++) d->cls[i] = rank[d->cls[i]];
+    free(rank);
+    free(first_labels);
+    strmap_free(&seen);
+}
+
+void lr_data_free(lr_data *d)
+{
+    for (size_t c = 0; c < d->nclasses; c++) free(d->labels[c]);
+    for (size_t i = 0; i < d->n; i++) free(d->ids[i]);
+    free(d->labels);
+    free(d->ids);
+    free(d->rowptr);
+    free(d->idx);
+    free(d->val);
+    free(d->cls);
+    free(d->line);
+    memset(d, 0, sizeof *d);
+}
+
+/* ------------------------------------------------------------- options */
+
+void lr_params_default(lr_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->C = 1;
+    p->penalty = LR_L2;
+    p->cw_kind = LR_CW_NONE;
+    p->tol = 1e-4;
+    p->max_iter = 100;
+    p->fit_intercept = 1;
+    p->intercept_scaling = 1;
+    p->seed = 0;
+}
+
+void lr_params_copy(lr_params *dst, const lr_params *src)
+{
+    *dst = *src;
+    if (src->ncw) {
+        dst->cw_label = xmalloc(src->ncw * sizeof *dst->cw_label);
+        dst->cw_weight = xmalloc(src->ncw * sizeof *dst->cw_weight);
+        for (size_t i = 0; i < src->ncw; i++) {
+            dst->cw_label[i] = xstrdup(src->cw_label[i]);
+            dst->cw_weight[i] = src->cw_weight[i];
+        }
+    } else {
+        dst->cw_label = NULL;
+        dst->cw_weight = NULL;
+    }
+}
+
+void lr_params_free(lr_params *p)
+{
+    for (size_t i = 0; i < p->ncw; i++) free(p->cw_label[i]);
+    free(p->cw_label);
+    free(p->cw_weight);
+    p->cw_label = NULL;
+    p->cw_weight = NULL;
+    p->ncw = 0;
+}
+
+int lr_parse_penalty(const char *s, lr_penalty *pen)
+{
+    if (strcmp(s, "l2") == 0) *pen = LR_L2;
+    else if (strcmp(s, "l1") == 0) *pen = LR_L1;
+    else return -1;
+    return 0;
+}
+
+int lr_parse_class_weight(const char *s, lr_params *p, const char **why)
+{
+    lr_params_free(p);
+    if (strcmp(s, "none") == 0) {
+        p->cw_kind = LR_CW_NONE;
+        return 0;
+    }
+    if (strcmp(s, "balanced") == 0) {
+        p->cw_kind = LR_CW_BALANCED;
+        return 0;
+    }
+    size_t len = strlen(s);
+    if (len >= 2 && s[0] == '{' && s[len - 1] == '}') s++, len -= 2;
+    if (len == 0) {
+        *why = "expected none, balanced or LABEL:W,LABEL:W,...";
+        return -1;
+    }
+    p->cw_kind = LR_CW_EXPLICIT;
+    const char *end = s + len;
+    while (s <= end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        if (!comma) comma = end;
+        const char *colon = NULL;
+        for (const char *q = s; q < comma; q++)
+            if (*q == ':') colon = q;
+        if (!colon || colon == s) {
+            *why = "expected none, balanced or LABEL:W,LABEL:W,...";
+            return -1;
+        }
+        char *num = xstrndup(colon + 1, (size_t)(comma - colon - 1));
+        char *e;
+        errno = 0;
+        double w = strtod(num, &e);
+        int bad = e == num || *e != '\0' || errno == ERANGE || !isfinite(w) || !(w > 0);
+        free(num);
+        if (bad) {
+            *why = "a class weight must be a positive number";
+            return -1;
+        }
+        char *label = xstrndup(s, (size_t)(colon - s));
+        for (size_t i = 0; i < p->ncw; i++)
+            if (strcmp(p->cw_label[i], label) == 0) {
+                free(label);
+                *why = "a label is given twice";
+                return -1;
+            }
+        p->cw_label = xrealloc(p->cw_label, (p->ncw + 1) * sizeof *p->cw_label);
+        p->cw_weight = xrealloc(p->cw_weight, (p->ncw + 1) * sizeof *p->cw_weight);
+        p->cw_label[p->ncw] = label;
+        p->cw_weight[p->ncw++] = w;
+        s = comma + 1;
+    }
+    return 0;
+}
+
+void lr_class_weight_text(strbuf *b, const lr_params *p)
+{
+    if (p->cw_kind == LR_CW_NONE) {
+        sb_adds(b, "none");
+        return;
+    }
+    if (p->cw_kind == LR_CW_BALANCED) {
+        sb_adds(b, "balanced");
+        return;
+    }
+    char num[NUMFMT_MAX];
+    sb_addc(b, '{');
+    for (size_t i = 0; i < p->ncw; i++) {
+        if (i) sb_addc(b, ',');
+        sb_adds(b, p->cw_label[i]);
+        sb_addc(b, ':');
+        sb_addn(b, num, (size_t)fmt_double(num, p->cw_weight[i]));
+    }
+    sb_addc(b, '}');
+}
+
+int lr_class_weights(const lr_params *p, char *const *labels, size_t nclasses, const size_t *counts,
+                     double *weights, const char **bad)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < nclasses; c++) n += counts[c];
+    for (size_t c = 0; c < nclasses; c++) {
+        weights[c] = 1;
+        /* scikit-learn: len(y) / (n_classes * np.bincount(y)) in float64 */
+        if (p->cw_kind == LR_CW_BALANCED) weights[c] = (double)n / ((double)nclasses * (double)counts[c]);
+    }
+    if (p->cw_kind != LR_CW_EXPLICIT) return 0;
+    for (size_t i = 0; i < p->ncw; i++) {
+        char *const *hit = bsearch(&p->cw_label[i], labels, nclasses, sizeof *labels, cmp_str);
+        if (!hit) {
+            *bad = p->cw_label[i];
+            return -1;
+        }
+        weights[hit - labels] = p->cw_weight[i];
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------- training */
+
+logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p)
+{
+    if (!rows) nrows = d->n;
+    size_t K = d->nclasses;
+    size_t *counts = xcalloc(K, sizeof *counts);
+    for (size_t r = 0; r < nrows; r++) counts[d->cls[rows ? rows[r] : r]]++;
+    for (size_t c = 0; c < K; c++)
+        if (!counts[c]) die("class '%s' has no training rows", d->labels[c]);
+    if (K < 2) die("one class ('%s') only: logistic regression needs two or more", d->labels[0]);
+
+    logreg_model *m = xcalloc(1, sizeof *m);
+    m->nclasses = K;
+    m->labels = xmalloc(K * sizeof *m->labels);
+    for (size_t c = 0; c < K; c++) m->labels[c] = xstrdup(d->labels[c]);
+    m->dim = d->dim;
+    m->nvec = K == 2 ? 1 : K;
+    lr_params_copy(&m->params, p);
+    m->class_weight = xmalloc(K * sizeof *m->class_weight);
+    const char *bad = NULL;
+    if (lr_class_weights(p, d->labels, K, counts, m->class_weight, &bad) < 0)
+        die("--class-weight: no class '%s' in the training data", bad);
+
+    /* liblinear's row order: grouped by class, input order within a class */
+    size_t *start = xcalloc(K + 1, sizeof *start);
+    for (size_t c = 0; c < K; c++) start[c + 1] = start[c] + counts[c];
+    size_t *perm = xmalloc(nrows * sizeof *perm);
+    for (size_t r = 0; r < nrows; r++) {
+        size_t row = rows ? rows[r] : r;
+        perm[start[d->cls[row]]++] = row;
+    }
+    for (size_t c = K; c > 0; c--) start[c] = start[c - 1];
+    start[0] = 0;
+
+    /* the subproblem's matrix: the rows in that order, the bias column last */
+    size_t dim = (size_t)d->dim, n = dim + (p->fit_intercept ? 1 : 0), nnz = 0;
+    if (n > INT_MAX || nrows > INT_MAX) die("%zu features or %zu rows: more than liblinear's solvers take", dim, nrows);
+    for (size_t r = 0; r < nrows; r++) nnz += d->rowptr[perm[r] + 1] - d->rowptr[perm[r]];
+    nnz += p->fit_intercept ? nrows : 0;
+    size_t *rowptr = xmalloc((nrows + 1) * sizeof *rowptr);
+    uint32_t *idx = xmalloc(nnz * sizeof *idx);
+    double *val = xmalloc(nnz * sizeof *val);
+    size_t k = 0;
+    rowptr[0] = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        size_t a = d->rowptr[perm[r]], b = d->rowptr[perm[r] + 1];
+        memcpy(idx + k, d->idx + a, (b - a) * sizeof *idx);
+        memcpy(val + k, d->val + a, (b - a) * sizeof *val);
+        k += b - a;
+        if (p->fit_intercept) {
+            idx[k] = (uint32_t)dim;
+            val[k++] = p->intercept_scaling;
+        }
+        rowptr[r + 1] = k;
+    }
+    double *y = xmalloc(nrows * sizeof *y), *C = xmalloc(nrows * sizeof *C);
+    linsolve_problem prob = {nrows, n, rowptr, idx, val, y, C};
+    linsolve_cols cols = {0};
+    linsolve_rng rng;
+    if (p->penalty == LR_L1) {
+        linsolve_cols_build(&cols, &prob);
+        /* seeded once per model: the classes draw from one stream in turn */
+        linsolve_rng_seed(&rng, p->seed);
+    }
+    double *w = xmalloc(n * sizeof *w);
+    m->coef = xcalloc(m->nvec * dim, sizeof *m->coef);
+    m->intercept = xcalloc(m->nvec, sizeof *m->intercept);
+    m->n_iter = xcalloc(m->nvec, sizeof *m->n_iter);
+    int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
+    for (size_t v = 0; v < m->nvec; v++) {
+        size_t pos = K == 2 ? 1 : v;
+        double Cp = p->C * m->class_weight[pos];
+        double Cn = K == 2 ? p->C * m->class_weight[0] : p->C;
+        for (size_t c = 0; c < K; c++)
+            for (size_t i = start[c]; i < start[c + 1]; i++) {
+                y[i] = c == pos ? 1 : -1;
+                C[i] = c == pos ? Cp : Cn;
+            }
+        double tol = linsolve_primal_tol(&prob, p->tol);
+        m->n_iter[v] = p->penalty == LR_L1 ? linsolve_l1r_lr(&prob, &cols, tol, max_iter, &rng, w)
+                                           : linsolve_l2r_lr(&prob, tol, max_iter, w);
+        memcpy(m->coef + v * dim, w, dim * sizeof *w);
+        if (p->fit_intercept) m->intercept[v] = p->intercept_scaling * w[dim];
+    }
+    free(w);
+    linsolve_cols_free(&cols);
+    free(y);
+    free(C);
+    free(rowptr);
+    free(idx);
+    free(val);
+    free(perm);
+    free(start);
+    free(counts);
+    return m;
+}
+
+int logreg_hit_max_iter(const logreg_model *m)
+{
+    for (size_t v = 0; v < m->nvec; v++)
+        if (m->n_iter[v] >= m->params.max_iter) return 1;
+    return 0;
+}
+
+void logreg_free(logreg_model *m)
+{
+    if (!m) return;
+    for (size_t c = 0; c < m->nclasses; c++) free(m->labels[c]);
+    free(m->labels);
+    free(m->coef);
+    free(m->intercept);
+    free(m->class_weight);
+    free(m->n_iter);
+    free(m->cv_json);
+    lr_params_free(&m->params);
+    free(m);
+}
+
+/* ------------------------------------------------------------ model file */
+
+#define MODEL_FILE "logreg.json"
+#define MODEL_FORMAT "pipeclf-logreg"
+#define MODEL_VERSION 1
+
+static void add_num(strbuf *b, double v)
+{
+    char num[NUMFMT_MAX];
+    sb_addn(b, num, (size_t)fmt_double(num, v));
+}
+
+static void add_long(strbuf *b, long v)
+{
+    char num[32];
+    sb_addn(b, num, (size_t)snprintf(num, sizeof num, "%ld", v));
+}
+
+static void add_key(strbuf *b, const char *key)
+{
+    json_quote(b, key, strlen(key));
+    sb_addc(b, ':');
+}
+
+static void mkdir_p(const char *dir)
+{
+    char *path = xstrdup(dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST) die("cannot create directory %s: %s", path, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s is not a directory", dir);
+    free(path);
+}
+
+static char *model_path(const char *dir)
+{
+    size_t n = strlen(dir) + sizeof MODEL_FILE + 2;
+    char *path = xmalloc(n);
+    snprintf(path, n, "%s/%s", dir, MODEL_FILE);
+    return path;
+}
+
+void logreg_save(const logreg_model *m, const char *model_dir)
+{
+    const lr_params *p = &m->params;
+    strbuf b = {0};
+    sb_adds(&b, "{\"format\":\"" MODEL_FORMAT "\",\"version\":");
+    add_long(&b, MODEL_VERSION);
+    sb_adds(&b, ",\n\"labels\":[");
+    for (size_t c = 0; c < m->nclasses; c++) {
+        if (c) sb_addc(&b, ',');
+        json_quote(&b, m->labels[c], strlen(m->labels[c]));
+    }
+    sb_adds(&b, "],\n\"label2id\":{");
+    for (size_t c = 0; c < m->nclasses; c++) {
+        if (c) sb_addc(&b, ',');
+        add_key(&b, m->labels[c]);
+        add_long(&b, (long)c);
+    }
+    sb_adds(&b, "},\n\"dim\":");
+    add_long(&b, m->dim);
+    sb_adds(&b, ",\n\"options\":{\"C\":");
+    add_num(&b, p->C);
+    sb_adds(&b, p->penalty == LR_L1 ? ",\"penalty\":\"l1\"" : ",\"penalty\":\"l2\"");
+    sb_adds(&b, ",\"class_weight\":");
+    if (p->cw_kind == LR_CW_EXPLICIT) {
+        sb_addc(&b, '{');
+        for (size_t i = 0; i < p->ncw; i++) {
+            if (i) sb_addc(&b, ',');
+            add_key(&b, p->cw_label[i]);
+            add_num(&b, p->cw_weight[i]);
+        }
+        sb_addc(&b, '}');
+    } else {
+        sb_adds(&b, p->cw_kind == LR_CW_BALANCED ? "\"balanced\"" : "\"none\"");
+    }
+    sb_adds(&b, ",\"tol\":");
+    add_num(&b, p->tol);
+    sb_adds(&b, ",\"max_iter\":");
+    add_long(&b, p->max_iter);
+    sb_adds(&b, p->fit_intercept ? ",\"fit_intercept\":true" : ",\"fit_intercept\":false");
+    sb_adds(&b, ",\"intercept_scaling\":");
+    add_num(&b, p->intercept_scaling);
+    sb_adds(&b, ",\"seed\":");
+    add_long(&b, (long)p->seed);
+    sb_adds(&b, "},\n\"class_weight_used\":[");
+    for (size_t c = 0; c < m->nclasses; c++) {
+        if (c) sb_addc(&b, ',');
+        add_num(&b, m->class_weight[c]);
+    }
+    sb_adds(&b, "],\n\"n_iter\":[");
+    for (size_t v = 0; v < m->nvec; v++) {
+        if (v) sb_addc(&b, ',');
+        add_long(&b, m->n_iter[v]);
+    }
+    sb_adds(&b, "],\n\"intercept\":[");
+    for (size_t v = 0; v < m->nvec; v++) {
+        if (v) sb_addc(&b, ',');
+        add_num(&b, m->intercept[v]);
+    }
+    /* weight vectors stored sparse: L1 models are mostly zeros, and a
+     * feature never seen in training keeps weight 0 under L2 as well */
+    sb_adds(&b, "],\n\"coef\":[");
+    for (size_t v = 0; v < m->nvec; v++) {
+        const double *w = m->coef + v * (size_t)m->dim;
+        sb_adds(&b, v ? ",\n{\"idx\":[" : "\n{\"idx\":[");
+        int first = 1;
+        for (long j = 0; j < m->dim; j++)
+            if (w[j] != 0) {
+                if (!first) sb_addc(&b, ',');
+                first = 0;
+                add_long(&b, j);
+            }
+        sb_adds(&b, "],\"val\":[");
+        first = 1;
+        for (long j = 0; j < m->dim; j++)
+            if (w[j] != 0) {
+                if (!first) sb_addc(&b, ',');
+                first = 0;
+                add_num(&b, w[j]);
+            }
+        sb_adds(&b, "]}");
+    }
+    sb_adds(&b, "]");
+    if (m->cv_json) {
+        sb_adds(&b, ",\n\"cv\":");
+        sb_adds(&b, m->cv_json);
+    }
+    sb_adds(&b, "}\n");
+
+    mkdir_p(model_dir);
+    char *path = model_path(model_dir);
+    outfile o;
+    out_open(&o, path);
+    fwrite(b.s, 1, b.len, o.f);
+    out_commit(&o);
+    free(path);
+    sb_free(&b);
+}
+
+/* the loader's error: names the model file, exits 1 */
+#define BAD(...) die_at(path, 0, __VA_ARGS__)
+
+static const cJSON *need(const char *path, const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) BAD("corrupt model: no \"%s\"", key);
+    return v;
+}
+
+static double need_number(const char *path, const cJSON *obj, const char *key)
+{
+    const cJSON *v = need(path, obj, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) BAD("corrupt model: \"%s\" is not a number", key);
+    return v->valuedouble;
+}
+
+static const cJSON *need_array(const char *path, const cJSON *obj, const char *key, int size)
+{
+    const cJSON *v = need(path, obj, key);
+    if (!cJSON_IsArray(v)) BAD("corrupt model: \"%s\" is not an array", key);
+    if (size >= 0 && cJSON_GetArraySize(v) != size)
+        BAD("corrupt model: \"%s\" has %d entries, expected %d", key, cJSON_GetArraySize(v), size);
+    return v;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) die("%s: %s (is this a model directory written by logreg?)", path, strerror(errno));
+    strbuf b = {0};
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_addn(&b, buf, n);
+    if (ferror(f)) die("%s: read error: %s", path, strerror(errno));
+    fclose(f);
+    *len = b.len;
+    if (!b.s) sb_adds(&b, "");
+    return b.s;
+}
+
+static int int_value(const cJSON *v, double lo, double hi)
+{
+    return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && v->valuedouble >= lo &&
+           v->valuedouble <= hi;
+}
+
+logreg_model *logreg_load(const char *model_dir)
+{
+    char *path = model_path(model_dir);
+    size_t len;
+    char *text = read_all(path, &len);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root || !cJSON_IsObject(root)) BAD("corrupt model: not a JSON object");
+    const char *format = rec_string(root, "format");
+    if (!format || strcmp(format, MODEL_FORMAT) != 0) BAD("not a logreg model (\"format\" is not \"" MODEL_FORMAT "\")");
+    if (need_number(path, root, "version") != MODEL_VERSION)
+        BAD("model version %g is not supported (this program reads version %d)", need_number(path, root, "version"),
+            MODEL_VERSION);
+
+    logreg_model *m = xcalloc(1, sizeof *m);
+    const cJSON *labels = need_array(path, root, "labels", -1);
+    int K = cJSON_GetArraySize(labels);
+    if (K < 2) BAD("corrupt model: fewer than two labels");
+    m->nclasses = (size_t)K;
+    m->labels = xcalloc((size_t)K, sizeof *m->labels);
+    int c = 0;
+    for (const cJSON *l = labels->child; l; l = l->next, c++) {
+        if (!cJSON_IsString(l)) BAD("corrupt model: label %d is not a string", c);
+        m->labels[c] = xstrdup(l->valuestring);
+        if (c && strcmp(m->labels[c - 1], m->labels[c]) >= 0)
+            BAD("corrupt model: labels are not in byte-sorted order (at '%s')", m->labels[c]);
+    }
+    const cJSON *dim = need(path, root, "dim");
+    if (!int_value(dim, 1, 4294967295.0)) BAD("corrupt model: \"dim\" is not a positive integer");
+    m->dim = (long)dim->valuedouble;
+    m->nvec = K == 2 ? 1 : (size_t)K;
+
+    lr_params_default(&m->params);
+    const cJSON *opt = need(path, root, "options");
+    if (!cJSON_IsObject(opt)) BAD("corrupt model: \"options\" is not an object");
+    m->params.C = need_number(path, opt, "C");
+    const char *pen = rec_string(opt, "penalty");
+    if (!pen || lr_parse_penalty(pen, &m->params.penalty) < 0) BAD("corrupt model: \"penalty\" is not l1 or l2");
+    m->params.tol = need_number(path, opt, "tol");
+    const cJSON *mi = need(path, opt, "max_iter");
+    if (!int_value(mi, 1, 1e15)) BAD("corrupt model: \"max_iter\" is not a positive integer");
+    m->params.max_iter = (long)mi->valuedouble;
+    const cJSON *fi = need(path, opt, "fit_intercept");
+    if (!cJSON_IsBool(fi)) BAD("corrupt model: \"fit_intercept\" is not true or false");
+    m->params.fit_intercept = cJSON_IsTrue(fi);
+    m->params.intercept_scaling = need_number(path, opt, "intercept_scaling");
+    const cJSON *seed = need(path, opt, "seed");
+    if (!int_value(seed, 0, 4294967295.0)) BAD("corrupt model: \"seed\" is not an integer in [0, 2^32)");
+    m->params.seed = (uint32_t)seed->valuedouble;
+    const cJSON *cw = need(path, opt, "class_weight");
+    if (cJSON_IsString(cw) && strcmp(cw->valuestring, "balanced") == 0) m->params.cw_kind = LR_CW_BALANCED;
+    else if (cJSON_IsString(cw) && strcmp(cw->valuestring, "none") == 0) m->params.cw_kind = LR_CW_NONE;
+    else if (cJSON_IsObject(cw)) {
+        m->params.cw_kind = LR_CW_EXPLICIT;
+        for (const cJSON *e = cw->child; e; e = e->next) {
+            if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) BAD("corrupt model: a class weight is not a number");
+            m->params.cw_label = xrealloc(m->params.cw_label, (m->params.ncw + 1) * sizeof(char *));
+            m->params.cw_weight = xrealloc(m->params.cw_weight, (m->params.ncw + 1) * sizeof(double));
+            m->params.cw_label[m->params.ncw] = xstrdup(e->string);
+            m->params.cw_weight[m->params.ncw++] = e->valuedouble;
+        }
+    } else BAD("corrupt model: \"class_weight\" is not none, balanced or an object");
+
+    const cJSON *cwv = need_array(path, root, "class_weight_used", K);
+    m->class_weight = xmalloc((size_t)K * sizeof *m->class_weight);
+    c = 0;
+    for (const cJSON *e = cwv->child; e; e = e->next, c++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) BAD("corrupt model: \"class_weight_used\"[%d] is not a number", c);
+        m->class_weight[c] = e->valuedouble;
+    }
+    int nvec = (int)m->nvec;
+    const cJSON *it = need_array(path, root, "n_iter", nvec);
+    m->n_iter = xmalloc(m->nvec * sizeof *m->n_iter);
+    c = 0;
+    for (const cJSON *e = it->child; e; e = e->next, c++) {
+        if (!int_value(e, 0, 2147483647.0)) BAD("corrupt model: \"n_iter\"[%d] is not a count", c);
+        m->n_iter[c] = (int)e->valuedouble;
+    }
+    const cJSON *icpt = need_array(path, root, "intercept", nvec);
+    m->intercept = xmalloc(m->nvec * sizeof *m->intercept);
+    c = 0;
+    for (const cJSON *e = icpt->child; e; e = e->next, c++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) BAD("corrupt model: \"intercept\"[%d] is not a number", c);
+        m->intercept[c] = e->valuedouble;
+    }
+    const cJSON *coef = need_array(path, root, "coef", nvec);
+    m->coef = xcalloc(m->nvec * (size_t)m->dim, sizeof *m->coef);
+    c = 0;
+    for (const cJSON *vec = coef->child; vec; vec = vec->next, c++) {
+        if (!cJSON_IsObject(vec)) BAD("corrupt model: \"coef\"[%d] is not an object {\"idx\",\"val\"}", c);
+        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(vec, "idx");
+        const cJSON *val = cJSON_GetObjectItemCaseSensitive(vec, "val");
+        if (!cJSON_IsArray(idx) || !cJSON_IsArray(val) || cJSON_GetArraySize(idx) != cJSON_GetArraySize(val))
+            BAD("corrupt model: \"coef\"[%d] needs arrays \"idx\" and \"val\" of one length", c);
+        double prev = -1;
+        const cJSON *i = idx->child, *v = val->child;
+        for (; i; i = i->next, v = v->next) {
+            if (!int_value(i, 0, (double)m->dim - 1) || i->valuedouble <= prev)
+                BAD("corrupt model: \"coef\"[%d].idx has an index out of [0, %ld) or out of order", c, m->dim);
+            if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                BAD("corrupt model: \"coef\"[%d].val has a value that is not a finite number", c);
+            m->coef[(size_t)c * (size_t)m->dim + (size_t)i->valuedouble] = v->valuedouble;
+            prev = i->valuedouble;
+        }
+    }
+    const cJSON *cv = cJSON_GetObjectItemCaseSensitive(root, "cv");
+    if (cv) m->cv_json = cJSON_PrintUnformatted(cv);
+    cJSON_Delete(root);
+    free(path);
+    return m;
+}
+
+/* ------------------------------------------------------------ prediction */
+
+void logreg_check_vector(const logreg_model *m, const sparse_vec *x, const char *file, long line)
+{
+    if (x->dim != m->dim)
+        die_at(file, line, "vector dimension %ld differs from the model's %ld (a vector from another tfidf model?)",
+               x->dim, m->dim);
+}
+
+void logreg_decision(const logreg_model *m, const sparse_vec *x, double *out)
+{
+    if (x->dim != m->dim) die("vector dimension %ld differs from the model's %ld", x->dim, m->dim);
+    for (size_t v = 0; v < m->nvec; v++) {
+        const double *w = m->coef + v * (size_t)m->dim;
+        double s = 0;
+        for (size_t k = 0; k < x->n; k++) s += x->val[k] * w[x->idx[k]];
+        out[v] = s + m->intercept[v];
+    }
+    if (m->nclasses == 2) {
+        out[1] = out[0];
+        out[0] = -out[1];
+    }
+}
+
+void logreg_proba(const logreg_model *m, const sparse_vec *x, double *out)
+{
+    logreg_decision(m, x, out);
+    if (m->nclasses == 2) {
+        double p = 1 / (1 + exp(-out[1]));
+        out[0] = 1 - p;
+        out[1] = p;
+        return;
+    }
+    double sum = 0;
+    for (size_t c = 0; c < m->nclasses; c++) {
+        out[c] = 1 / (1 + exp(-out[c]));
+        sum += out[c];
+    }
+    for (size_t c = 0; c < m->nclasses; c++) out[c] = sum == 0 ? 1.0 / (double)m->nclasses : out[c] / sum;
+}
+
+size_t logreg_predict(const logreg_model *m, const sparse_vec *x)
+{
+    double stack[16], *d = m->nclasses <= 16 ? stack : xmalloc(m->nclasses * sizeof *d);
+    logreg_decision(m, x, d);
+    size_t best = 0;
+    for (size_t c = 1; c < m->nclasses; c++)
+        if (d[c] > d[best]) best = c;
+    if (d != stack) free(d);
+    return best;
+}

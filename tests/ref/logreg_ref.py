@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Goldens for logreg (lib/logreg, lib/linsolve, lib/gridsearch), made with
+scikit-learn's liblinear. Run by `make golden-logreg`:
+
+    tests/ref/logreg_ref.py BIN_DIR SHARED_DIR
+
+Writes tests/golden/logreg/:
+  tweets.jsonl.gz   features: the first 1500 cleaned tweets of the Kaggle
+                    train.csv (`csvclean -q --preset tweet --id textID --label
+                    sentiment`), scikit-learn TfidfVectorizer(ngram_range=(1,2),
+                    min_df=2, max_features=2000, sublinear_tf=True), as records
+                    {"id","label","x"}; 3 classes.
+  binary.jsonl.gz   make_classification(n_samples=300, n_features=20,
+                    n_informative=6, random_state=7): dense vectors, labels
+                    "no"/"yes"; 2 classes.
+  liblinear.jsonl.gz one line per configuration: the logreg options, and what
+                    scikit-learn's liblinear gives: n_iter, the intercept, the
+                    number of nonzero weights, whether it warned that liblinear
+                    failed to converge, the prediction of every row and
+                    the decision values (full precision) of every 5th row;
+                    for C=1 also predict_proba of every 5th row.
+  grid.json         GridSearchCV over C x penalty x class_weight on
+                    tweets.jsonl.gz with StratifiedKFold(3, shuffle=True,
+                    random_state=0) folds (folds.jsonl.gz): every candidate's mean
+                    macro-F1, the best candidate and score.
+  folds.jsonl.gz    those folds, {"id","fold"} per row.
+  scores.json       accuracy_score and f1_score(average='macro'|'weighted') of a
+                    few (truth, prediction) vectors.
+
+The reference models:
+  * two classes: LogisticRegression(solver='liblinear') itself;
+  * three classes: scikit-learn 1.8 dropped multiclass from
+    LogisticRegression(solver='liblinear'), so LiblinearOvR below calls the
+    function it used to call, sklearn.svm._base._fit_liblinear, with
+    multi_class='ovr': liblinear's own one-vs-rest, as the original study ran.
+Both pass random_state=0; liblinear then gets the seed
+RandomState(0).randint(INT_MAX) (= SKLEARN_SEED) for the L1 solver's
+coordinate order, and logreg is run with --seed SKLEARN_SEED to match.
+"""
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.svm._base import _fit_liblinear
+
+# decision values of every 5th row go into the golden (keeps it small)
+DECISION_EVERY = 5
+# the seed scikit-learn hands liblinear for random_state=0
+SKLEARN_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))
+
+
+class LiblinearOvR(LinearClassifierMixin, BaseEstimator):
+    """liblinear's one-vs-rest logistic regression, as
+    LogisticRegression(solver='liblinear', multi_class='ovr') fitted it up to
+    scikit-learn 1.7 (same function, same arguments); predict_proba is the
+    one-vs-rest normalisation scikit-learn uses for liblinear."""
+
+    def __init__(self, C=1.0, penalty="l2", class_weight=None, tol=1e-4, max_iter=100,
+                 fit_intercept=True, intercept_scaling=1.0, random_state=None):
+        self.C = C
+        self.penalty = penalty
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        self.coef_, self.intercept_, self.n_iter_ = _fit_liblinear(
+            X, y, self.C, self.fit_intercept, self.intercept_scaling, self.class_weight,
+            self.penalty, False, 0, self.max_iter, self.tol, self.random_state,
+            multi_class="ovr", loss="logistic_regression")
+        return self
+
+    def predict_proba(self, X):
+        return self._predict_proba_lr(X)
+
+
+def read_vectors(path):
+    """records {"id","label","x"} -> ids, CSR X, labels"""
+    opener = gzip.open if path.endswith(".gz") else open
+    ids, labels, data, indices, indptr, dim = [], [], [], [], [0], None
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            ids.append(r.get("id"))
+            labels.append(r["label"])
+            dim = r["x"]["dim"]
+            indices += r["x"]["idx"]
+            data += r["x"]["val"]
+            indptr.append(len(indices))
+    X = sp.csr_matrix((np.array(data, dtype=np.float64), np.array(indices, dtype=np.int32),
+                       np.array(indptr, dtype=np.int64)), shape=(len(labels), dim))
+    return ids, X, np.array(labels)
+
+
+def write_vectors(f, ids, X, labels):
+    """CSR rows as records; indices sorted (logreg requires it, and the
+    row order of the sums must be the one liblinear saw)"""
+    X = sp.csr_matrix(X)
+    X.sort_indices()
+    for i in range(X.shape[0]):
+        a, b = X.indptr[i], X.indptr[i + 1]
+        rec = {"id": ids[i], "label": str(labels[i]),
+               "x": {"dim": int(X.shape[1]), "idx": X.indices[a:b].tolist(),
+                     "val": [float(v) for v in X.data[a:b]]}}
+        f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+def gz_text(path):
+    """a gzip text writer with a fixed header (reruns give identical bytes)"""
+    return io.TextIOWrapper(gzip.GzipFile(path, "wb", mtime=0), encoding="utf-8")
+
+
+def options(C, penalty, class_weight, extra):
+    cw = "none" if class_weight is None else class_weight
+    opts = ["-C", repr(C), "--penalty", penalty, "--class-weight", cw]
+    if "max_iter" in extra:
+        opts += ["--max-iter", str(extra["max_iter"])]
+    if "intercept_scaling" in extra:
+        opts += ["--intercept-scaling", repr(extra["intercept_scaling"])]
+    if extra.get("fit_intercept") is False:
+        opts += ["--no-intercept"]
+    return opts + ["--seed", str(SKLEARN_SEED)]
+
+
+def reference(X, y, C, penalty, class_weight, extra):
+    """the fitted scikit-learn model; extra: max_iter, intercept_scaling,
+    fit_intercept"""
+    kw = {"max_iter": 100, **extra}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if len(np.unique(y)) == 2:
+            m = LogisticRegression(solver="liblinear", C=C, l1_ratio=1.0 if penalty == "l1" else 0.0,
+                                   class_weight=class_weight, random_state=0, **kw)
+        else:
+            m = LiblinearOvR(C=C, penalty=penalty, class_weight=class_weight, random_state=0, **kw)
+        m.fit(X, y)
+    m.convergence_warning_ = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return m
+
+
+def main():
+    bindir, shared = sys.argv[1], sys.argv[2]
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = os.path.join(repo, "tests", "golden", "logreg")
+    os.makedirs(out, exist_ok=True)
+    from sklearn.datasets import make_classification
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    # tweets: 3 classes, sparse TF-IDF
+    csv = os.path.join(shared, "datasets", "tweet_sentiment_extraction", "train.csv")
+    clean = subprocess.run([os.path.join(bindir, "csvclean"), "-q", "--preset", "tweet", "--id", "textID",
+                            "--label", "sentiment", csv], check=True, capture_output=True, text=True).stdout
+    rows = [json.loads(line) for line in clean.splitlines()[:1500]]
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=2000, sublinear_tf=True)
+    Xt = vec.fit_transform([r["text"] for r in rows])
+    Xt.sort_indices()
+    tweet_ids = [r["id"] for r in rows]
+    yt = np.array([r["label"] for r in rows])
+    with gz_text(os.path.join(out, "tweets.jsonl.gz")) as f:
+        write_vectors(f, tweet_ids, Xt, yt)
+
+    # binary: dense, from make_classification
+    Xb, yb_num = make_classification(n_samples=300, n_features=20, n_informative=6, random_state=7)
+    yb = np.array(["yes" if v else "no" for v in yb_num])
+    bin_ids = [f"b{i}" for i in range(len(yb))]
+    Xb = sp.csr_matrix(Xb)
+    with gz_text(os.path.join(out, "binary.jsonl.gz")) as f:
+        write_vectors(f, bin_ids, Xb, yb)
+
+    configs = []  # (data, C, penalty, class_weight, other options)
+    for C in [0.1, 1, 8]:
+        for penalty in ["l1", "l2"]:
+            for cw in [None, "balanced"]:
+                configs.append(("tweets", C, penalty, cw, {}))
+    for C in [0.1, 1, 8]:
+        for penalty in ["l1", "l2"]:
+            configs.append(("binary", C, penalty, "balanced" if C == 1 else None, {}))
+    configs.append(("tweets", 1, "l2", "negative:1.2,neutral:0.8,positive:1.2", {}))
+    configs.append(("tweets", 1, "l1", "negative:1.2,neutral:0.8,positive:1.2", {}))
+    configs.append(("tweets", 1, "l2", None, {"intercept_scaling": 10.0}))
+    configs.append(("binary", 1, "l1", None, {"fit_intercept": False}))
+    configs.append(("tweets", 8, "l1", None, {"max_iter": 3}))  # stops at max_iter
+    configs.append(("tweets", 8, "l2", "balanced", {"max_iter": 2}))
+    data = {"tweets": (Xt, yt), "binary": (Xb, yb)}
+    with gz_text(os.path.join(out, "liblinear.jsonl.gz")) as f:
+        for name, C, penalty, cw, extra in configs:
+            X, y = data[name]
+            cw_arg = cw
+            if cw and ":" in cw:
+                cw_arg = {k: float(v) for k, v in (p.rsplit(":", 1) for p in cw.split(","))}
+            m = reference(X, y, C, penalty, cw_arg, extra)
+            dec = m.decision_function(X)
+            if dec.ndim == 1:
+                dec = np.stack([-dec, dec], axis=1)
+            pred = m.predict(X)
+            rec = {"data": name, "options": options(C, penalty, cw, extra),
+                   "n_iter": [int(v) for v in np.atleast_1d(m.n_iter_)],
+                   "intercept": [float(v) for v in np.atleast_1d(m.intercept_)],
+                   "nonzero_coef": int(np.count_nonzero(m.coef_)),
+                   "convergence_warning": m.convergence_warning_,
+                   "pred": [int(np.searchsorted(m.classes_, p)) for p in pred],
+                   "decision_every": DECISION_EVERY,
+                   "decision": [[float(v) for v in row] for row in dec[::DECISION_EVERY]]}
+            if C == 1 and not extra:
+                rec["proba"] = [[float(v) for v in row] for row in m.predict_proba(X)[::DECISION_EVERY]]
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+    # scores: accuracy and macro/weighted F1 of a few label vectors
+    rng = np.random.RandomState(3)
+    cases = [(rng.randint(0, 3, 50), rng.randint(0, 3, 50), 3),
+             (np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 1, 1, 1, 0]), 3),   # class 2 never predicted
+             (np.array([0, 0, 1, 1, 1, 0]), np.array([0, 2, 1, 1, 2, 0]), 3),   # class 2 only predicted
+             (np.array([0, 1, 1, 0, 1]), np.array([0, 1, 0, 0, 1]), 4),         # classes 2, 3 nowhere
+             (rng.randint(0, 2, 31), rng.randint(0, 2, 31), 2)]
+    with open(os.path.join(out, "scores.json"), "w", encoding="utf-8") as f:
+        recs = []
+        for truth, pred, k in cases:
+            recs.append({"classes": k, "truth": truth.tolist(), "pred": pred.tolist(),
+                         "accuracy": accuracy_score(truth, pred),
+                         "macro_f1": f1_score(truth, pred, average="macro"),
+                         "weighted_f1": f1_score(truth, pred, average="weighted")})
+        json.dump(recs, f)
+        f.write("\n")
+
+    # grid search on the tweets with scikit-learn's folds
+    skf = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    fold_of = np.empty(len(yt), dtype=int)
+    for k, (_, test) in enumerate(skf.split(Xt, yt)):
+        fold_of[test] = k
+    with gz_text(os.path.join(out, "folds.jsonl.gz")) as f:
+        for i, k in zip(tweet_ids, fold_of):
+            f.write(json.dumps({"id": i, "fold": int(k)}) + "\n")
+    grid = {"C": [0.1, 1, 8], "penalty": ["l1", "l2"], "class_weight": [None, "balanced"]}
+    splits = [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(3)]
+    gs = GridSearchCV(LiblinearOvR(random_state=0), grid, scoring="f1_macro", cv=splits, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs.fit(Xt, yt)
+    res = gs.cv_results_
+    cands = []
+    for i, p in enumerate(res["params"]):
+        cands.append({"C": p["C"], "class_weight": p["class_weight"] or "none", "penalty": p["penalty"],
+                      "mean_score": float(res["mean_test_score"][i]), "rank": int(res["rank_test_score"][i])})
+    best = gs.best_params_
+    with open(os.path.join(out, "grid.json"), "w", encoding="utf-8") as f:
+        json.dump({"grid": "C=0.1,1,8;penalty=l1,l2;class_weight=none,balanced", "folds": 3,
+                   "seed": SKLEARN_SEED, "scoring": "macro_f1",
+                   "best_params": {"C": best["C"], "class_weight": best["class_weight"] or "none",
+                                   "penalty": best["penalty"]},
+                   "best_score": float(gs.best_score_), "candidates": cands}, f, indent=1)
+        f.write("\n")
+    print(f"logreg goldens written to {out}")
+
+
+if __name__ == "__main__":
+    main()
