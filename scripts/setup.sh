@@ -52,7 +52,7 @@ pip_install() { # pip_install PYTHON PACKAGE==VERSION...
 }
 
 # python3 (the one on PATH): scikit-learn, Snowball, tokenizers
-py_pins="scikit-learn==1.9.1 numpy==2.4.6 scipy==1.17.1 snowballstemmer==2.2.0 PyStemmer==2.2.0.3"
+py_pins="scikit-learn==1.9.1 numpy==2.4.6 scipy==1.17.1 snowballstemmer==2.2.0 PyStemmer==2.2.0.3 tokenizers==0.23.3"
 python3 - $py_pins <<'PY' 2>/dev/null || { echo "setup: installing Python reference tools" >&2; pip_install python3 $py_pins; }
 import sys
 from importlib.metadata import version
