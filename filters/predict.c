@@ -1,0 +1,225 @@
+/* predict: records + a model directory -> the records with "pred" and
+ * "probs" (label -> probability) added. A baseline directory (tfidf.json +
+ * logreg.json) takes raw-text records, which it vectorises with its own
+ * tfidf model, or vector records ("x"); a BERT directory (config.json,
+ * vocab.txt, model.safetensors) takes raw-text records, which it tokenizes
+ * with its own vocabulary, or token records (input_ids), in batches. The
+ * model inputs (x, input_ids, token_type_ids, attention_mask) are left out of
+ * the output; every other field, id and gold label among them, is kept. */
+#include "baseline.h"
+#include "bert_predict.h"
+#include "common.h"
+#include "ndjson.h"
+#include "numfmt.h"
+#include "outfile.h"
+#include "strbuf.h"
+
+#include <cblas.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "Usage: predict -m MODEL_DIR [OPTIONS] [FILE]\n"
+    "Add \"pred\" and \"probs\" to NDJSON records (FILE or standard input).\n"
+    "\n"
+    "  -m, --model DIR      the model directory: a baseline (tfidf.json +\n"
+    "                       logreg.json, from tfidf fit and logreg) or a BERT\n"
+    "                       classifier (config.json, vocab.txt, model.safetensors,\n"
+    "                       from bert-train or HF transformers)\n"
+    "  --text-field NAME    the text of raw records (default: text)\n"
+    "  --text-b-field NAME  BERT: the second text of pair records (default: text_b)\n"
+    "  --vector-field NAME  baseline: the sparse vector of vectorised records\n"
+    "                       (default: x); a record that has it is not vectorised\n"
+    "                       again (BERT likewise uses input_ids when present)\n"
+    "  --batch-size N       BERT: records per forward pass (default: 32)\n"
+    "  --max-len N          BERT: truncate raw text to N tokens, [CLS] and [SEP]\n"
+    "                       included (default: the model's maximum positions)\n"
+    "  --threads N          BERT: matrix-product threads (default: OpenBLAS's)\n"
+    "  --keep-inputs        keep the model inputs (x, input_ids, ...) in the output\n"
+    "  -o, --output FILE    write here (atomically) instead of standard output\n"
+    "  -q, --quiet          no summary on standard error\n"
+    "  -h, --help           this help; --version  the version\n"
+    "\n"
+    "probs holds every class of the model, in its label order; pred is the class\n"
+    "with the largest decision value (the first on a tie). A gold label the model never saw is\n"
+    "kept as it is: the prediction is still made, and metrics counts it.\n"
+    "Exit status: 0 ok, 1 bad input or model, 2 bad usage.\n"
+    "\n"
+    "Example:\n"
+    "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
+
+enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
+       OPT_THREADS, OPT_VERSION };
+
+/* fields that feed a model, left out of the predictions unless --keep-inputs */
+static const char *const model_inputs[] = {"input_ids", "token_type_ids", "attention_mask"};
+
+typedef struct config {
+    const char *model_dir, *text_field, *text_b_field, *vector_field, *output, *input;
+    int keep_inputs, quiet;
+    long batch, max_len, threads;
+} config;
+
+static void parse_args(config *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},
+        {"text-field", required_argument, 0, OPT_TEXT_FIELD},
+        {"text-b-field", required_argument, 0, OPT_TEXT_B_FIELD},
+        {"batch-size", required_argument, 0, OPT_BATCH},
+        {"max-len", required_argument, 0, OPT_MAX_LEN},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
+        {"keep-inputs", no_argument, 0, OPT_KEEP_INPUTS},
+        {"output", required_argument, 0, 'o'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, OPT_VERSION},
+        {0, 0, 0, 0},
+    };
+    c->text_field = "text";
+    c->text_b_field = "text_b";
+    c->vector_field = "x";
+    c->batch = 32;
+    int ch;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, ":m:o:qh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': c->model_dir = optarg; break;
+        case OPT_TEXT_FIELD: c->text_field = optarg; break;
+        case OPT_TEXT_B_FIELD: c->text_b_field = optarg; break;
+        case OPT_BATCH: c->batch = parse_long_opt("--batch-size", optarg, 1, 1 << 20); break;
+        case OPT_MAX_LEN: c->max_len = parse_long_opt("--max-len", optarg, 3, 1 << 20); break;
+        case OPT_THREADS: c->threads = parse_long_opt("--threads", optarg, 1, 1024); break;
+        case OPT_VECTOR_FIELD: c->vector_field = optarg; break;
+        case OPT_KEEP_INPUTS: c->keep_inputs = 1; break;
+        case 'o': c->output = optarg; break;
+        case 'q': c->quiet = 1; break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        case OPT_VERSION: print_version();
+        case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
+        default: die_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!c->model_dir) die_usage("a model directory is needed: -m DIR");
+    if (argc - optind > 1) die_usage("one input file at most (got %d)", argc - optind);
+    c->input = optind < argc ? argv[optind] : "-";
+}
+
+/* Appends rec without its model inputs and old predictions, then
+ * "pred" and "probs", as one NDJSON line. */
+static void append_prediction(strbuf *line, cJSON *rec, const config *c, char *const *labels, size_t nclasses,
+                              const double *probs, size_t pred)
+{
+    if (!c->keep_inputs) {
+        cJSON_DeleteItemFromObjectCaseSensitive(rec, c->vector_field);
+        for (size_t i = 0; i < sizeof model_inputs / sizeof *model_inputs; i++)
+            cJSON_DeleteItemFromObjectCaseSensitive(rec, model_inputs[i]);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "pred");
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "probs");
+    char *s = cJSON_PrintUnformatted(rec);
+    if (!s) die("out of memory printing a record");
+    size_t n = strlen(s);
+    sb_addn(line, s, n - 1); /* all but the closing brace */
+    free(s);
+    sb_adds(line, n > 2 ? ",\"pred\":" : "\"pred\":");
+    json_quote(line, labels[pred], strlen(labels[pred]));
+    sb_adds(line, ",\"probs\":{");
+    char num[NUMFMT_MAX];
+    for (size_t k = 0; k < nclasses; k++) {
+        if (k) sb_addc(line, ',');
+        json_quote(line, labels[k], strlen(labels[k]));
+        sb_addc(line, ':');
+        sb_addn(line, num, (size_t)fmt_double(num, probs[k]));
+    }
+    sb_adds(line, "}}\n");
+}
+
+/* Baseline models score one record at a time. */
+static size_t predict_baseline(const config *c, ndjson_reader *in, FILE *out)
+{
+    baseline_model *model = baseline_load(c->model_dir);
+    const logreg_model *lr = model->logreg;
+    baseline_scratch scratch;
+    baseline_scratch_init(&scratch);
+    double *probs = xcalloc(logreg_nclasses(lr), sizeof *probs);
+    strbuf line = {0};
+    size_t n = 0;
+    cJSON *rec;
+    while ((rec = ndjson_next(in))) {
+        baseline_proba(model, &scratch, rec, c->text_field, c->vector_field, in->name, in->line, probs);
+        /* from the decision values, as scikit-learn: sigmoids of large values
+         * can round to the same probability */
+        size_t pred = logreg_predict(lr, &scratch.x);
+        sb_clear(&line);
+        append_prediction(&line, rec, c, lr->labels, logreg_nclasses(lr), probs, pred);
+        fwrite(line.s, 1, line.len, out);
+        cJSON_Delete(rec);
+        n++;
+    }
+    baseline_scratch_free(&scratch);
+    baseline_free(model);
+    free(probs);
+    sb_free(&line);
+    return n;
+}
+
+/* BERT models score --batch-size records per forward pass. */
+static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
+{
+    bert_predictor p;
+    bert_predict_load(&p, c->model_dir, (int)c->max_len);
+    if (c->threads > 0) openblas_set_num_threads((int)c->threads);
+    size_t C = (size_t)p.model.num_labels, B = (size_t)c->batch, n = 0;
+    cJSON **recs = xcalloc(B, sizeof *recs);
+    long *lines = xcalloc(B, sizeof *lines);
+    double *probs = xcalloc(B * C, sizeof *probs);
+    size_t *pred = xcalloc(B, sizeof *pred);
+    strbuf line = {0};
+    for (int done = 0; !done;) {
+        size_t k = 0;
+        while (k < B && (recs[k] = ndjson_next(in))) lines[k++] = in->line;
+        done = k < B;
+        if (k == 0) break;
+        bert_predict_batch(&p, recs, lines, k, in->name, c->text_field, c->text_b_field, probs, pred);
+        for (size_t r = 0; r < k; r++) {
+            sb_clear(&line);
+            append_prediction(&line, recs[r], c, p.model.cfg.labels, C, probs + r * C, pred[r]);
+            fwrite(line.s, 1, line.len, out);
+            cJSON_Delete(recs[r]);
+        }
+        n += k;
+    }
+    bert_predict_free(&p);
+    free(recs);
+    free(lines);
+    free(probs);
+    free(pred);
+    sb_free(&line);
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    prog_init(argv[0]);
+    config c = {0};
+    parse_args(&c, argc, argv);
+    int baseline = baseline_dir(c.model_dir);
+    if (!baseline && !bert_predict_dir(c.model_dir))
+        die("%s: not a model directory (neither logreg.json nor config.json there)", c.model_dir);
+
+    ndjson_reader in;
+    ndjson_open(&in, c.input);
+    outfile out;
+    out_open(&out, c.output);
+    size_t n = baseline ? predict_baseline(&c, &in, out.f) : predict_bert(&c, &in, out.f);
+    if (n == 0) die_at(in.name, 0, "no records to predict");
+    out_commit(&out);
+    if (!c.quiet)
+        fprintf(stderr, "%s: %zu records, model %s (%s)\n", prog_name, n, c.model_dir,
+                baseline ? "tfidf + logreg" : "BERT");
+    ndjson_close(&in);
+    return 0;
+}
