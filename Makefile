@@ -3,7 +3,7 @@
 #   make check      build and run the test suite; ends with "N passed, N failed"
 #   make check SANITIZE=1   the same under ASan + UBSan (separate build directory)
 #   make study      run the tweet study (pipelines/tweets.mk) on ../shared data (FAST=1: 40% train)
-#   make baseline   only its TF-IDF + logistic-regression half
+#   make baseline   only its TF-IDF + logistic-regression half; make bert: its BERT half
 #   make bench      run the benchmarks in bench/ (needs the Python reference tools)
 #   make golden     regenerate the committed golden files with the reference tools
 
@@ -37,7 +37,7 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROGRAMS   := $(FILTER_SRC:filters/%.c=$(BUILD)/bin/%)
 UNIT_TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all programs check test study baseline bench golden deps clean bench-csvclean golden-data
+.PHONY: all programs check test study baseline bert bench golden deps clean bench-csvclean golden-data
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -71,7 +71,7 @@ check test: deps
 	@tests/run.sh $(BUILD) $(SHARED)
 
 # The study as far as it exists; see pipelines/tweets.mk for its variables.
-study baseline: all
+study baseline bert: all
 	@$(MAKE) --no-print-directory -f pipelines/tweets.mk BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) $@
 
 # Each stage adds its benchmark and golden generator to BENCH_TARGETS and

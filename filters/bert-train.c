@@ -1,25 +1,28 @@
 /* bert-train: token records (input_ids, optional token_type_ids and
  * attention_mask, label) + a pretrained HF BERT directory -> a fine-tuned
- * BertForSequenceClassification directory. A first, minimal trainer on
- * lib/bert (CPU, fp32): shuffled mini-batches padded to their longest
- * sequence, AdamW with decoupled weight decay (none on biases and
- * LayerNorm), linear warmup and decay as transformers' default schedule,
- * gradient clipping, gradient accumulation, dropout from the config, seed.
- * Labels are mapped to class ids in byte order and saved as id2label. */
+ * BertForSequenceClassification directory. Options and the output
+ * directory here; the training loop is lib/trainloop (schedules
+ * lib/schedule, data and batches lib/tokdata, checkpoints lib/checkpoint,
+ * the model lib/bert). Labels are mapped to class ids in byte order and
+ * saved as id2label/label2id. */
 #include "bert.h"
 #include "common.h"
+#include "logreg.h"
 #include "ndjson.h"
+#include "numfmt.h"
 #include "outfile.h"
-#include "prng.h"
 #include "strbuf.h"
-#include "strmap.h"
+#include "tokdata.h"
+#include "trainloop.h"
 
+#include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "Usage: bert-train [OPTIONS] --model DIR -o OUTDIR [FILE]\n"
@@ -27,148 +30,75 @@ static const char usage_text[] =
     "(FILE or standard input: NDJSON with input_ids, optional token_type_ids\n"
     "and attention_mask, as wptok writes them, and a string label).\n"
     "\n"
+    "Model and data:\n"
     "  -m, --model DIR        pretrained HF BERT directory: config.json, vocab.txt,\n"
     "                         model.safetensors or pytorch_model.bin\n"
     "  -o, --output DIR       the fine-tuned model directory to write (created)\n"
+    "  --val FILE             validation token records, evaluated during training\n"
+    "  --label-field NAME     the records' label field (default: label)\n"
+    "Steps:\n"
     "  -e, --epochs N         passes over the data (default: 3)\n"
-    "  -b, --batch-size N     sequences per optimizer step (default: 16)\n"
-    "  --grad-accum N         split each batch into N micro-batches (default: 1)\n"
+    "  --max-steps N          exactly N optimizer steps instead (epochs ignored)\n"
+    "  -b, --batch-size N     sequences per forward/backward pass (default: 16)\n"
+    "  --grad-accum N         batches per optimizer step: a step sees\n"
+    "                         batch-size x N sequences (default: 1)\n"
+    "  --bucket               group sequences of similar length into batches\n"
+    "Optimizer (AdamW, betas 0.9/0.999, eps 1e-8):\n"
     "  --lr X                 peak learning rate (default: 5e-5)\n"
-    "  --weight-decay X       AdamW decoupled weight decay, not on biases and\n"
-    "                         LayerNorm (default: 0.01)\n"
-    "  --warmup FRAC          share of the steps with a linear warmup; then a\n"
-    "                         linear decay to 0 (default: 0)\n"
+    "  --weight-decay X       decoupled weight decay, not on biases and LayerNorm\n"
+    "                         (default: 0.01)\n"
+    "  --schedule NAME        linear, cosine or constant after the warmup\n"
+    "                         (default: linear)\n"
+    "  --warmup FRAC          warmup over this share of the steps (default: 0)\n"
+    "  --warmup-steps N       warmup over N steps (instead of --warmup)\n"
     "  --max-grad-norm X      clip the gradient's L2 norm (default: 1; 0: off)\n"
-    "  --label-field NAME     the record's label field (default: label)\n"
+    "  --class-weight W       loss weights: none, balanced (n / (classes x count))\n"
+    "                         or LABEL:W,LABEL:W,... (default: none)\n"
+    "  --gamma LABEL=G        multiply LABEL's loss weight by G (repeatable)\n"
+    "Validation (with --val):\n"
+    "  --eval-every N         evaluate every N steps (default: each epoch's end)\n"
+    "  --eval-batch-size N    sequences per evaluation pass (default: --batch-size)\n"
+    "  --metric NAME          best model by macro_f1, accuracy, weighted_f1 or loss\n"
+    "                         (default: macro_f1); its weights are restored at the end\n"
+    "  --patience N           stop after N evaluations without a better metric\n"
+    "Checkpoints, logs, machine:\n"
+    "  --checkpoint-dir DIR   keep DIR/checkpoint.bin: the whole training state\n"
+    "  --checkpoint-every N   write it every N steps (default: at each evaluation,\n"
+    "                         or each epoch's end without --val)\n"
+    "  --resume               continue from DIR/checkpoint.bin when it exists\n"
+    "  --log FILE             the metrics log (NDJSON) also to FILE\n"
+    "  --log-every N          a training record every N steps (default: 1)\n"
     "  -s, --seed N           seed for shuffling, dropout and new weights (default: 42)\n"
-    "  -q, --quiet            no progress lines on standard error\n"
+    "  -j, --threads N        BLAS threads (default: OpenBLAS's choice)\n"
+    "  --progress             a progress bar on standard error even when it is not\n"
+    "                         a terminal (default: only on a terminal)\n"
+    "  -q, --quiet            no progress bar, notes or warnings\n"
     "  -h, --help             this help; -V, --version  the version\n"
     "\n"
     "OUTDIR gets config.json (with id2label/label2id, labels in byte order),\n"
-    "model.safetensors, vocab.txt (copied), training_args.json and train_log.jsonl\n"
-    "(one {\"step\", \"epoch\", \"lr\", \"loss\"} per optimizer step); it loads in\n"
-    "HF transformers. Every file is written atomically. The same inputs and seed\n"
-    "give byte-identical files. Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
+    "model.safetensors, vocab.txt and tokenizer files (copied), training_args.json,\n"
+    "trainer_state.json and train_log.jsonl; it loads in HF transformers. Every\n"
+    "file is written atomically, model.safetensors last. The same inputs, seed and\n"
+    "threads give byte-identical files, resumed or not.\n"
+    "Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
     "\n"
     "Example:\n"
-    "  wptok --vocab model/vocab.txt --max-length 128 train.jsonl \\\n"
-    "    | bert-train --model model --epochs 3 --lr 3e-5 -o finetuned\n";
+    "  wptok -m model --max-len 128 train.jsonl > train.tok\n"
+    "  wptok -m model --max-len 128 val.jsonl > val.tok\n"
+    "  bert-train --model model --val val.tok --eval-every 200 --patience 3 \\\n"
+    "    --lr 3e-5 --warmup 0.1 -o finetuned train.tok\n";
 
-enum { OPT_GRAD_ACCUM = 256, OPT_LR, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_MAX_GRAD_NORM, OPT_LABEL_FIELD };
+enum {
+    OPT_GRAD_ACCUM = 256, OPT_LR, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_WARMUP_STEPS, OPT_MAX_GRAD_NORM, OPT_LABEL_FIELD,
+    OPT_VAL, OPT_MAX_STEPS, OPT_BUCKET, OPT_SCHEDULE, OPT_CLASS_WEIGHT, OPT_GAMMA, OPT_EVAL_EVERY, OPT_EVAL_BATCH,
+    OPT_METRIC, OPT_PATIENCE, OPT_CHECKPOINT_DIR, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY,
+    OPT_PROGRESS, OPT_CRASH_AFTER,
+};
 
-typedef struct example {
-    size_t off;   /* into the token arrays */
-    int len, label;
-    char *label_name;
-} example;
-
-typedef struct dataset {
-    example *ex;
-    size_t n, cap;
-    int *ids, *types, *mask; /* concatenated sequences */
-    size_t ntok, captok;
-} dataset;
-
-/* The int array rec[key] into *out (len values); -1 absent, dies when malformed. */
-static int int_array(const ndjson_reader *r, const cJSON *rec, const char *key, int *out, int maxlen)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, key);
-    if (!a) return -1;
-    if (!cJSON_IsArray(a)) die_at(r->name, r->line, "\"%s\" is not an array", key);
-    int n = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, a) {
-        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 1e9)
-            die_at(r->name, r->line, "\"%s\" holds a value that is not an integer", key);
-        if (n < maxlen) out[n] = (int)v->valuedouble;
-        n++;
-    }
-    return n;
-}
-
-static void read_records(const char *path, const char *label_field, const bert_config *cfg, dataset *d)
-{
-    ndjson_reader r;
-    ndjson_open(&r, path);
-    cJSON *rec;
-    int *buf = xmalloc((size_t)cfg->max_position * 3 * sizeof *buf);
-    while ((rec = ndjson_next(&r))) {
-        int *ids = buf, *types = buf + cfg->max_position, *mask = buf + 2 * cfg->max_position;
-        int n = int_array(&r, rec, "input_ids", ids, cfg->max_position);
-        if (n < 0) die_at(r.name, r.line, "no \"input_ids\" array (token records come from wptok)");
-        if (n == 0) die_at(r.name, r.line, "\"input_ids\" is empty");
-        if (n > cfg->max_position)
-            die_at(r.name, r.line, "%d tokens, more than the model's max_position_embeddings %d (wptok --max-length)",
-                   n, cfg->max_position);
-        int nt = int_array(&r, rec, "token_type_ids", types, cfg->max_position);
-        int nm = int_array(&r, rec, "attention_mask", mask, cfg->max_position);
-        if ((nt >= 0 && nt != n) || (nm >= 0 && nm != n))
-            die_at(r.name, r.line, "token_type_ids / attention_mask differ in length from input_ids");
-        for (int i = 0; i < n; i++) {
-            if (nt < 0) types[i] = 0;
-            if (nm < 0) mask[i] = 1;
-            if (ids[i] < 0 || ids[i] >= cfg->vocab_size)
-                die_at(r.name, r.line, "token id %d is outside the model's vocabulary (size %d)", ids[i], cfg->vocab_size);
-            if (types[i] < 0 || types[i] >= cfg->type_vocab_size)
-                die_at(r.name, r.line, "token type %d is outside [0, %d)", types[i], cfg->type_vocab_size);
-            if (mask[i] != 0 && mask[i] != 1) die_at(r.name, r.line, "attention_mask value %d is not 0 or 1", mask[i]);
-        }
-        const char *label = rec_require_string(&r, rec, label_field);
-        if (d->n == d->cap) d->ex = xrealloc(d->ex, (d->cap = d->cap * 2 + 256) * sizeof *d->ex);
-        while (d->ntok + (size_t)n > d->captok) {
-            d->captok = d->captok * 2 + 4096;
-            d->ids = xrealloc(d->ids, d->captok * sizeof(int));
-            d->types = xrealloc(d->types, d->captok * sizeof(int));
-            d->mask = xrealloc(d->mask, d->captok * sizeof(int));
-        }
-        memcpy(d->ids + d->ntok, ids, (size_t)n * sizeof(int));
-        memcpy(d->types + d->ntok, types, (size_t)n * sizeof(int));
-        memcpy(d->mask + d->ntok, mask, (size_t)n * sizeof(int));
-        d->ex[d->n++] = (example){d->ntok, n, -1, xstrdup(label)};
-        d->ntok += (size_t)n;
-        cJSON_Delete(rec);
-    }
-    free(buf);
-    if (d->n == 0) die("%s: no records", input_name(path));
-    ndjson_close(&r);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Class ids in byte order of the label strings; returns the sorted names. */
-static char **map_labels(dataset *d, int *nlabels)
-{
-    strmap seen = {0};
-    char **names = NULL;
-    size_t n = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        int is_new;
-        strmap_put(&seen, d->ex[i].label_name, strlen(d->ex[i].label_name), 0, &is_new);
-        if (is_new) {
-            names = xrealloc(names, (n + 1) * sizeof *names);
-            names[n++] = d->ex[i].label_name;
-        }
-    }
-    if (n < 2) die("the records have %zu label%s; a classifier needs at least 2", n, n == 1 ? "" : "s");
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t k = 0; k < n; k++) strmap_find(&seen, names[k], strlen(names[k]))->value = k;
-    for (size_t i = 0; i < d->n; i++)
-        d->ex[i].label = (int)strmap_find(&seen, d->ex[i].label_name, strlen(d->ex[i].label_name))->value;
-    strmap_free(&seen);
-    *nlabels = (int)n;
-    return names;
-}
-
-/* transformers' get_linear_schedule_with_warmup, for the optimizer step t */
-static double schedule(double lr, long t, long warmup, long total)
-{
-    if (t < warmup) return lr * (double)t / (double)warmup;
-    double left = (double)(total - t) / (double)(total - warmup > 0 ? total - warmup : 1);
-    return lr * (left > 0 ? left : 0);
-}
+typedef struct gamma_opt {
+    char *label;
+    double g;
+} gamma_opt;
 
 static void copy_file(const char *from, const char *to)
 {
@@ -178,9 +108,147 @@ static void copy_file(const char *from, const char *to)
     out_open(&o, to);
     char buf[65536];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, got, o.f);
+    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, got, o.f) != got) break;
     if (ferror(in)) die("cannot read %s", from);
     fclose(in);
+    out_commit(&o);
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Creates dir if needed and makes sure a file can be written in it, before
+ * any training time is spent. */
+static void writable_dir(const char *dir)
+{
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) die("cannot create %s: %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) die("cannot create %s: it exists and is not a directory", dir);
+    char *probe = join(dir, "probe");
+    outfile o;
+    out_open(&o, probe); /* dies with "cannot create DIR/probe: <reason>" */
+    out_abort(&o);
+    free(probe);
+}
+
+/* numbers as lib/numfmt writes them (shortest round-trip text) */
+static void put_num(cJSON *o, const char *key, double v)
+{
+    char buf[NUMFMT_MAX];
+    if (!isfinite(v)) {
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
+    fmt_double(buf, v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
+/* The loss weight of each class: --class-weight (lr_class_weights, as
+ * logreg has it), then each --gamma multiplies its class's. Returns 0 when
+ * neither option was given (the plain mean loss). */
+static int class_weights(double *weights, const lr_params *cw, const gamma_opt *gammas, size_t ngammas,
+                         const tok_dataset *train, char *const *labels, int nlabels)
+{
+    size_t *counts = xmalloc((size_t)nlabels * sizeof *counts);
+    tokdata_class_counts(train, counts, nlabels);
+    const char *bad;
+    if (lr_class_weights(cw, labels, (size_t)nlabels, counts, weights, &bad) < 0)
+        die("--class-weight: label '%s' is not in the training labels", bad);
+    free(counts);
+    for (size_t g = 0; g < ngammas; g++) {
+        int k = 0;
+        while (k < nlabels && strcmp(labels[k], gammas[g].label) != 0) k++;
+        if (k == nlabels) die("--gamma: label '%s' is not in the training labels", gammas[g].label);
+        weights[k] *= gammas[g].g;
+    }
+    return cw->cw_kind != LR_CW_NONE || ngammas > 0;
+}
+
+static cJSON *eval_json(const eval_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    put_num(o, "val_loss", r->loss);
+    put_num(o, "val_accuracy", r->accuracy);
+    put_num(o, "val_macro_f1", r->macro_f1);
+    put_num(o, "val_weighted_f1", r->weighted_f1);
+    return o;
+}
+
+/* The options that decide the run's course: a checkpoint made with others
+ * is refused. (Paths, threads, --quiet and the like are not among them.) */
+static cJSON *course_json(const train_options *o, long seed, char *const *labels, int nlabels, const double *weights)
+{
+    cJSON *c = cJSON_CreateObject();
+    put_num(c, "epochs", (double)o->epochs);
+    put_num(c, "max_steps", (double)o->max_steps);
+    put_num(c, "batch_size", o->batch_size);
+    put_num(c, "grad_accum", o->grad_accum);
+    cJSON_AddBoolToObject(c, "bucket", o->bucket);
+    put_num(c, "lr", o->lr);
+    put_num(c, "weight_decay", o->weight_decay);
+    cJSON_AddStringToObject(c, "schedule", sched_name(o->schedule));
+    put_num(c, "warmup", o->warmup_ratio);
+    put_num(c, "warmup_steps", (double)o->warmup_steps);
+    put_num(c, "max_grad_norm", o->max_grad_norm);
+    cJSON *cw = cJSON_CreateObject();
+    for (int k = 0; k < nlabels; k++) put_num(cw, labels[k], weights ? weights[k] : 1.0);
+    cJSON_AddItemToObject(c, "class_weights", cw);
+    char seed_text[24];
+    snprintf(seed_text, sizeof seed_text, "%ld", seed); /* exact beyond 2^53 */
+    cJSON_AddRawToObject(c, "seed", seed_text);
+    put_num(c, "eval_every", (double)o->eval_every);
+    put_num(c, "eval_batch_size", o->eval_batch_size);
+    cJSON_AddStringToObject(c, "metric", train_metric_name(o->metric));
+    put_num(c, "patience", (double)o->patience);
+    put_num(c, "log_every", (double)o->log_every);
+    return c;
+}
+
+/* trainer_state.json: how the run went */
+static cJSON *state_json(const train_result *res, train_metric metric)
+{
+    cJSON *st = cJSON_CreateObject();
+    put_num(st, "global_step", (double)res->steps);
+    put_num(st, "epoch", res->epochs);
+    put_num(st, "total_steps", (double)res->total_steps);
+    cJSON_AddBoolToObject(st, "stopped_early", res->stopped_early);
+    if (res->resumed_from >= 0) put_num(st, "resumed_from_step", (double)res->resumed_from);
+    else cJSON_AddNullToObject(st, "resumed_from_step");
+    cJSON_AddStringToObject(st, "metric", train_metric_name(metric));
+    if (res->best_step >= 0) {
+        put_num(st, "best_step", (double)res->best_step);
+        put_num(st, "best_metric", eval_metric(&res->best, metric));
+        cJSON_AddItemToObject(st, "best_eval", eval_json(&res->best));
+        cJSON_AddItemToObject(st, "final_eval", eval_json(&res->final));
+    } else {
+        cJSON_AddNullToObject(st, "best_step");
+    }
+    return st;
+}
+
+static void write_json(const char *path, cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    if (!s) die("out of memory");
+    outfile o;
+    out_open(&o, path);
+    fputs(s, o.f);
+    fputc('\n', o.f);
+    out_commit(&o);
+    cJSON_free(s);
+}
+
+static void write_text(const char *path, const strbuf *b)
+{
+    outfile o;
+    out_open(&o, path);
+    fwrite(sb_str(b), 1, b->len, o.f);
     out_commit(&o);
 }
 
@@ -189,33 +257,88 @@ int main(int argc, char **argv)
     prog_init(argv[0]);
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
-        {"epochs", required_argument, 0, 'e'}, {"batch-size", required_argument, 0, 'b'},
-        {"grad-accum", required_argument, 0, OPT_GRAD_ACCUM}, {"lr", required_argument, 0, OPT_LR},
-        {"weight-decay", required_argument, 0, OPT_WEIGHT_DECAY}, {"warmup", required_argument, 0, OPT_WARMUP},
+        {"val", required_argument, 0, OPT_VAL}, {"label-field", required_argument, 0, OPT_LABEL_FIELD},
+        {"epochs", required_argument, 0, 'e'}, {"max-steps", required_argument, 0, OPT_MAX_STEPS},
+        {"batch-size", required_argument, 0, 'b'}, {"grad-accum", required_argument, 0, OPT_GRAD_ACCUM},
+        {"bucket", no_argument, 0, OPT_BUCKET}, {"lr", required_argument, 0, OPT_LR},
+        {"weight-decay", required_argument, 0, OPT_WEIGHT_DECAY}, {"schedule", required_argument, 0, OPT_SCHEDULE},
+        {"warmup", required_argument, 0, OPT_WARMUP}, {"warmup-steps", required_argument, 0, OPT_WARMUP_STEPS},
         {"max-grad-norm", required_argument, 0, OPT_MAX_GRAD_NORM},
-        {"label-field", required_argument, 0, OPT_LABEL_FIELD}, {"seed", required_argument, 0, 's'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
+        {"class-weight", required_argument, 0, OPT_CLASS_WEIGHT}, {"gamma", required_argument, 0, OPT_GAMMA},
+        {"eval-every", required_argument, 0, OPT_EVAL_EVERY},
+        {"eval-batch-size", required_argument, 0, OPT_EVAL_BATCH}, {"metric", required_argument, 0, OPT_METRIC},
+        {"patience", required_argument, 0, OPT_PATIENCE},
+        {"checkpoint-dir", required_argument, 0, OPT_CHECKPOINT_DIR},
+        {"checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY}, {"resume", no_argument, 0, OPT_RESUME},
+        {"log", required_argument, 0, OPT_LOG}, {"log-every", required_argument, 0, OPT_LOG_EVERY},
+        {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 'j'},
+        {"progress", no_argument, 0, OPT_PROGRESS}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
+        /* tests only: end with SIGKILL after step N, as kill -9 would */
+        {"crash-after-steps", required_argument, 0, OPT_CRASH_AFTER},
         {0, 0, 0, 0},
     };
-    const char *model_dir = NULL, *out_dir = NULL, *label_field = "label";
-    long epochs = 3, batch = 16, accum = 1, seed = 42;
-    double lr = 5e-5, wd = 0.01, warmup = 0, max_norm = 1.0;
-    int quiet = 0, c;
+    train_options o;
+    train_options_default(&o);
+    const char *model_dir = NULL, *out_dir = NULL, *label_field = "label", *val_path = NULL;
+    const char *ckpt_dir = NULL, *log_path = NULL;
+    long seed = 42, threads = 0;
+    int progress_flag = 0, quiet = 0, c;
+    lr_params cw;
+    lr_params_default(&cw);
+    gamma_opt *gammas = NULL;
+    size_t ngammas = 0;
+    const char *why;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:o:e:b:s:qhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":m:o:e:b:s:j:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model_dir = optarg; break;
         case 'o': out_dir = optarg; break;
-        case 'e': epochs = parse_long_opt("--epochs", optarg, 1, 100000); break;
-        case 'b': batch = parse_long_opt("--batch-size", optarg, 1, 1 << 20); break;
-        case OPT_GRAD_ACCUM: accum = parse_long_opt("--grad-accum", optarg, 1, 1 << 20); break;
-        case OPT_LR: lr = parse_double_opt("--lr", optarg); break;
-        case OPT_WEIGHT_DECAY: wd = parse_double_opt("--weight-decay", optarg); break;
-        case OPT_WARMUP: warmup = parse_fraction_opt("--warmup", optarg); break;
-        case OPT_MAX_GRAD_NORM: max_norm = parse_double_opt("--max-grad-norm", optarg); break;
+        case OPT_VAL: val_path = optarg; break;
         case OPT_LABEL_FIELD: label_field = optarg; break;
+        case 'e': o.epochs = parse_long_opt("--epochs", optarg, 1, 100000); break;
+        case OPT_MAX_STEPS: o.max_steps = parse_long_opt("--max-steps", optarg, 1, 1L << 40); break;
+        case 'b': o.batch_size = (int)parse_long_opt("--batch-size", optarg, 1, 1 << 20); break;
+        case OPT_GRAD_ACCUM: o.grad_accum = (int)parse_long_opt("--grad-accum", optarg, 1, 1 << 20); break;
+        case OPT_BUCKET: o.bucket = 1; break;
+        case OPT_LR: o.lr = parse_double_opt("--lr", optarg); break;
+        case OPT_WEIGHT_DECAY: o.weight_decay = parse_double_opt("--weight-decay", optarg); break;
+        case OPT_SCHEDULE:
+            if (sched_parse(optarg, &o.schedule) < 0)
+                die_usage("--schedule: '%s' is not linear, cosine or constant", optarg);
+            break;
+        case OPT_WARMUP: o.warmup_ratio = parse_fraction_opt("--warmup", optarg); break;
+        case OPT_WARMUP_STEPS: o.warmup_steps = parse_long_opt("--warmup-steps", optarg, 0, 1L << 40); break;
+        case OPT_MAX_GRAD_NORM: o.max_grad_norm = parse_double_opt("--max-grad-norm", optarg); break;
+        case OPT_CLASS_WEIGHT:
+            if (lr_parse_class_weight(optarg, &cw, &why) < 0) die_usage("--class-weight: '%s': %s", optarg, why);
+            break;
+        case OPT_GAMMA: {
+            const char *eq = strrchr(optarg, '=');
+            if (!eq || eq == optarg) die_usage("--gamma: '%s' is not LABEL=G", optarg);
+            double g = parse_double_opt("--gamma", eq + 1);
+            if (!(g > 0) || !isfinite(g)) die_usage("--gamma: '%s': G must be a positive number", optarg);
+            gammas = xrealloc(gammas, (ngammas + 1) * sizeof *gammas);
+            gammas[ngammas++] = (gamma_opt){xstrndup(optarg, (size_t)(eq - optarg)), g};
+            break;
+        }
+        case OPT_EVAL_EVERY: o.eval_every = parse_long_opt("--eval-every", optarg, 1, 1L << 40); break;
+        case OPT_EVAL_BATCH: o.eval_batch_size = (int)parse_long_opt("--eval-batch-size", optarg, 1, 1 << 20); break;
+        case OPT_METRIC:
+            if (train_metric_parse(optarg, &o.metric) < 0)
+                die_usage("--metric: '%s' is not macro_f1, accuracy, weighted_f1 or loss", optarg);
+            break;
+        case OPT_PATIENCE: o.patience = parse_long_opt("--patience", optarg, 1, 1L << 40); break;
+        case OPT_CHECKPOINT_DIR: ckpt_dir = optarg; break;
+        case OPT_CHECKPOINT_EVERY: o.checkpoint_every = parse_long_opt("--checkpoint-every", optarg, 1, 1L << 40); break;
+        case OPT_RESUME: o.resume = 1; break;
+        case OPT_LOG: log_path = optarg; break;
+        case OPT_LOG_EVERY: o.log_every = parse_long_opt("--log-every", optarg, 1, 1L << 40); break;
         case 's': seed = parse_long_opt("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+        case 'j': threads = parse_long_opt("--threads", optarg, 1, 1024); break;
+        case OPT_PROGRESS: progress_flag = 1; break;
         case 'q': quiet = 1; break;
+        case OPT_CRASH_AFTER: o.crash_after = parse_long_opt("--crash-after-steps", optarg, 1, 1L << 40); break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -225,106 +348,132 @@ int main(int argc, char **argv)
     if (!model_dir) die_usage("--model DIR is required");
     if (!out_dir) die_usage("-o OUTDIR is required");
     if (optind < argc - 1) die_usage("more than one input file");
-    if (!(lr > 0) || !(wd >= 0) || !(max_norm >= 0)) die_usage("--lr must be > 0, --weight-decay and --max-grad-norm >= 0");
-    if (batch % accum) die_usage("--batch-size %ld is not a multiple of --grad-accum %ld", batch, accum);
+    if (!(o.lr > 0) || !(o.weight_decay >= 0) || !(o.max_grad_norm >= 0))
+        die_usage("--lr must be > 0, --weight-decay and --max-grad-norm >= 0");
+    if (!val_path && (o.eval_every || o.patience || o.eval_batch_size))
+        die_usage("--eval-every, --eval-batch-size and --patience need a validation set (--val FILE)");
+    if ((o.resume || o.checkpoint_every) && !ckpt_dir) die_usage("--resume and --checkpoint-every need --checkpoint-dir DIR");
     const char *input = optind < argc ? argv[optind] : NULL;
+    if (val_path && input && strcmp(val_path, input) == 0 && strcmp(val_path, "-") != 0)
+        warn("--val %s is the training file too", val_path);
+    if (val_path && strcmp(val_path, "-") == 0 && (!input || strcmp(input, "-") == 0))
+        die_usage("the training records and --val cannot both come from standard input");
+    o.seed = (uint64_t)seed;
+    o.quiet = quiet;
+    o.progress = quiet ? 0 : progress_flag ? 1 : -1;
+    if (threads > 0) openblas_set_num_threads((int)threads);
 
+    /* the config first: records are checked against it */
     bert_config cfg;
-    char err[MODEL_ERR_MAX], path[4200];
-    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    char err[MODEL_ERR_MAX], *path = join(model_dir, "config.json");
     if (bert_config_load(&cfg, path, err) < 0) die("%s", err);
-    dataset d = {0};
-    read_records(input, label_field, &cfg, &d);
+    free(path);
+    tok_dataset train, val;
+    tokdata_read(&train, input, label_field, &cfg);
+    if (val_path) tokdata_read(&val, val_path, label_field, &cfg);
     bert_config_free(&cfg);
     int nlabels;
-    char **labels = map_labels(&d, &nlabels);
+    char **labels = tokdata_map_labels(&train, &nlabels);
+    if (nlabels < 2) die("the records have %d label%s; a classifier needs at least 2", nlabels, nlabels == 1 ? "" : "s");
+    if (val_path) tokdata_apply_labels(&val, labels, nlabels);
+
+    double *weights = xmalloc((size_t)nlabels * sizeof *weights);
+    const int weighted = class_weights(weights, &cw, gammas, ngammas, &train, labels, nlabels);
 
     bert_model m;
     if (bert_load(&m, model_dir, nlabels, (uint64_t)seed) < 0) die("%s", m.err);
     bert_config_set_labels(&m.cfg, (const char *const *)labels, nlabels);
     if (!quiet)
         for (int i = 0; i < m.num_fresh; i++) warn("%s is not in %s: initialised at random", m.fresh[i], model_dir);
-
-    const long steps_per_epoch = (long)((d.n + (size_t)batch - 1) / (size_t)batch), total = steps_per_epoch * epochs;
-    const long warmup_steps = (long)ceil(warmup * (double)total);
-    size_t *order = xmalloc(d.n * sizeof *order);
-    prng shuffle;
-    prng_seed(&shuffle, (uint64_t)seed, 0x73687566 /* "shuf" */);
-    const long micro = batch / accum;
-    int *ids = xmalloc((size_t)micro * m.cfg.max_position * sizeof(int));
-    int *types = xmalloc((size_t)micro * m.cfg.max_position * sizeof(int));
-    int *mask = xmalloc((size_t)micro * m.cfg.max_position * sizeof(int));
-    int *blabels = xmalloc((size_t)micro * sizeof(int));
-    if (mkdir(out_dir, 0755) < 0 && errno != EEXIST) die("cannot create %s: %s", out_dir, strerror(errno));
-    snprintf(path, sizeof path, "%s/train_log.jsonl", out_dir);
-    outfile log;
-    out_open(&log, path);
-    long step = 0;
-    for (long epoch = 0; epoch < epochs; epoch++) {
-        for (size_t i = 0; i < d.n; i++) order[i] = i;
-        prng_shuffle(&shuffle, order, d.n);
-        double epoch_loss = 0;
-        for (size_t start = 0; start < d.n; start += (size_t)batch, step++) {
-            size_t end = start + (size_t)batch < d.n ? start + (size_t)batch : d.n;
-            double wsum = (double)(end - start), step_loss = 0;
-            bert_zero_grad(&m);
-            for (size_t ms = start; ms < end; ms += (size_t)micro) {
-                size_t me = ms + (size_t)micro < end ? ms + (size_t)micro : end;
-                int B = (int)(me - ms), T = 0;
-                for (size_t k = ms; k < me; k++)
-                    if (d.ex[order[k]].len > T) T = d.ex[order[k]].len;
-                for (int b = 0; b < B; b++) { /* pad to the longest sequence of the micro-batch */
-                    const example *e = &d.ex[order[ms + (size_t)b]];
-                    for (int t = 0; t < T; t++) {
-                        size_t o = (size_t)b * T + t;
-                        int in = t < e->len;
-                        ids[o] = in ? d.ids[e->off + t] : m.cfg.pad_token_id;
-                        types[o] = in ? d.types[e->off + t] : 0;
-                        mask[o] = in ? d.mask[e->off + t] : 0;
-                    }
-                    blabels[b] = e->label;
-                }
-                bert_batch bt = {B, T, ids, types, mask, blabels};
-                if (bert_forward(&m, &bt, 1) < 0) die("%s", m.err);
-                step_loss += m.loss * (double)B;
-                bert_backward(&m, wsum); /* divided by the whole batch: accumulation = one batch */
-            }
-            if (max_norm > 0) bert_clip_grad_norm(&m, (float)max_norm);
-            double step_lr = schedule(lr, step, warmup_steps, total);
-            bert_adamw opt = {(float)step_lr, 0.9f, 0.999f, 1e-8f, (float)wd};
-            bert_adamw_step(&m, &opt);
-            step_loss /= wsum;
-            epoch_loss += step_loss * wsum;
-            fprintf(log.f, "{\"step\":%ld,\"epoch\":%ld,\"lr\":%.9g,\"loss\":%.7f}\n", step + 1, epoch + 1, step_lr,
-                    step_loss);
-        }
-        if (!quiet) fprintf(stderr, "bert-train: epoch %ld/%ld: mean loss %.5f\n", epoch + 1, epochs, epoch_loss / d.n);
+    if (weighted) {
+        float *fw = xmalloc((size_t)nlabels * sizeof *fw);
+        for (int k = 0; k < nlabels; k++) fw[k] = (float)weights[k];
+        bert_set_class_weights(&m, fw);
+        free(fw);
     }
 
-    bert_save(&m, out_dir);
-    snprintf(path, sizeof path, "%s/vocab.txt", model_dir);
-    char to[4200];
-    snprintf(to, sizeof to, "%s/vocab.txt", out_dir);
-    struct stat sb;
-    if (stat(path, &sb) == 0) copy_file(path, to);
-    else if (!quiet) warn("%s has no vocab.txt; %s gets none", model_dir, out_dir);
-    snprintf(to, sizeof to, "%s/training_args.json", out_dir);
-    outfile args;
-    out_open(&args, to);
-    strbuf q = {0};
-    json_quote(&q, model_dir, strlen(model_dir));
-    fprintf(args.f,
-            "{\n  \"model\": %s,\n  \"epochs\": %ld,\n  \"batch_size\": %ld,\n  \"grad_accum\": %ld,\n"
-            "  \"lr\": %.9g,\n  \"weight_decay\": %.9g,\n  \"warmup\": %.9g,\n  \"max_grad_norm\": %.9g,\n"
-            "  \"seed\": %ld,\n  \"steps\": %ld,\n  \"examples\": %zu\n}\n",
-            sb_str(&q), epochs, batch, accum, lr, wd, warmup, max_norm, seed, total, d.n);
-    sb_free(&q);
-    out_commit(&args);
-    out_commit(&log);
+    cJSON *course = course_json(&o, seed, labels, nlabels, weighted ? weights : NULL);
+    char *course_text = cJSON_PrintUnformatted(course);
+    o.args_json = course_text;
 
+    path = join(model_dir, "vocab.txt");
+    struct stat sb;
+    if (stat(path, &sb) < 0 && !quiet) warn("%s has no vocab.txt; %s gets none", model_dir, out_dir);
+    free(path);
+
+    /* fail on an unwritable place now, not after the training */
+    if (log_path) {
+        outfile probe;
+        out_open(&probe, log_path);
+        out_abort(&probe);
+    }
+    writable_dir(out_dir);
+    char *ckpt = NULL;
+    if (ckpt_dir) {
+        writable_dir(ckpt_dir);
+        ckpt = join(ckpt_dir, "checkpoint.bin");
+        o.checkpoint = ckpt;
+    }
+
+    train_result res;
+    int rc = train_run(&m, &train, val_path ? &val : NULL, &o, &res, NULL, NULL);
+    if (rc < 0) {
+        if (log_path) write_text(log_path, &res.log);
+        die("%s", res.err);
+    }
+
+    /* the directory: the old weights go first, the new ones come last, so
+     * that no mix of two runs is ever a loadable model */
+    path = join(out_dir, "model.safetensors");
+    if (unlink(path) < 0 && errno != ENOENT) die("cannot remove %s: %s", path, strerror(errno));
+    free(path);
+    static const char *const tokenizer_files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                                                  "tokenizer.json"};
+    for (size_t i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++) {
+        char *from = join(model_dir, tokenizer_files[i]), *to = join(out_dir, tokenizer_files[i]);
+        if (stat(from, &sb) == 0) copy_file(from, to);
+        free(from);
+        free(to);
+    }
+
+    cJSON *args = cJSON_Duplicate(course, 1);
+    cJSON_AddStringToObject(args, "model", model_dir);
+    cJSON_AddStringToObject(args, "train", input_name(input));
+    cJSON_AddItemToObject(args, "val", val_path ? cJSON_CreateString(input_name(val_path)) : cJSON_CreateNull());
+    cJSON_AddStringToObject(args, "label_field", label_field);
+    put_num(args, "examples", (double)train.n);
+    put_num(args, "val_examples", val_path ? (double)val.n : 0);
+    put_num(args, "steps", (double)res.total_steps);
+    put_num(args, "warmup_steps_used", (double)res.warmup_steps);
+    put_num(args, "threads", (double)threads);
+    path = join(out_dir, "training_args.json");
+    write_json(path, args);
+    free(path);
+    cJSON_Delete(args);
+
+    cJSON *st = state_json(&res, o.metric);
+    path = join(out_dir, "trainer_state.json");
+    write_json(path, st);
+    free(path);
+    cJSON_Delete(st);
+
+    path = join(out_dir, "train_log.jsonl");
+    write_text(path, &res.log);
+    free(path);
+    if (log_path) write_text(log_path, &res.log);
+    bert_save(&m, out_dir); /* config.json, then model.safetensors */
+
+    train_result_free(&res);
     bert_free(&m);
-    for (size_t i = 0; i < d.n; i++) free(d.ex[i].label_name);
-    free(d.ex), free(d.ids), free(d.types), free(d.mask), free(labels), free(order);
-    free(ids), free(types), free(mask), free(blabels);
+    cJSON_Delete(course);
+    cJSON_free(course_text);
+    tokdata_free(&train);
+    if (val_path) tokdata_free(&val);
+    for (size_t g = 0; g < ngammas; g++) free(gammas[g].label);
+    free(gammas);
+    lr_params_free(&cw);
+    free(labels);
+    free(weights);
+    free(ckpt);
     return 0;
 }

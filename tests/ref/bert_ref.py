@@ -14,6 +14,16 @@ HuggingFace transformers 4.40.2 BertForSequenceClassification on PyTorch 1.13
   bert_ref.py check-saved DIR      loads a model directory written by our C code
                                    in transformers and checks its logits against
                                    the ones the C code wrote there (DIR/batch.bin)
+  bert_ref.py schedules OUTDIR     OUTDIR/schedules.json: the learning rate of every
+                                   step under transformers' linear, cosine and constant
+                                   schedules with warmup (lib/schedule)
+  bert_ref.py check-trained DIR VAL  loads a directory bert-train wrote (with --val
+                                   VAL) in transformers and checks the validation
+                                   loss and accuracy it gets against the ones
+                                   bert-train recorded (trainer_state.json final_eval)
+  bert_ref.py train OUTDIR         OUTDIR/train_ref/: a fine-tuning run of the tiny
+                                   model (OUTDIR/tiny_model) as transformers' Trainer
+                                   steps it, for lib/trainloop (tests/unit/test_train.c)
 
 A debug state (after llm.c's) is little-endian binary:
   int32 header[256]: magic 20261122, version 1, B, T, num_labels, num_tensors,
@@ -35,14 +45,18 @@ on every parameter except biases and LayerNorm weights (transformers'
 Trainer grouping).
 """
 import json
+import math
 import os
 import struct
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+from transformers import (BertConfig, BertForSequenceClassification, BertTokenizer, TrainingArguments,
+                          get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup,
+                          get_linear_schedule_with_warmup)
 
 MAGIC, VERSION = 20261122, 1
 LABELS = ["negative", "neutral", "positive"]
@@ -228,6 +242,160 @@ def check_saved(d):
     return 0 if ok else 1
 
 
+def schedules(outdir):
+    """The rate of every step, read from the optimizer that transformers'
+    schedule drives (LambdaLR), stepped as Trainer steps it: the rate of step t
+    is the one in place when the optimizer takes that step. Warmup given as a
+    ratio becomes steps through TrainingArguments.get_warmup_steps (called on
+    a plain namespace: constructing TrainingArguments needs accelerate)."""
+    makers = {"linear": get_linear_schedule_with_warmup, "cosine": get_cosine_schedule_with_warmup,
+              "constant": lambda opt, w, total: get_constant_schedule_with_warmup(opt, w)}
+    cases = [("linear", 1e-3, 10, 0, None), ("linear", 3e-5, 37, None, 0.1), ("linear", 5e-5, 7, 3, None),
+             ("cosine", 1e-3, 10, 0, None), ("cosine", 2e-5, 41, None, 0.06), ("cosine", 1e-4, 9, 9, None),
+             ("constant", 1e-3, 8, 0, None), ("constant", 3e-5, 12, None, 0.25),
+             ("linear", 3e-5, 1, None, 0.5)]
+    out = []
+    for kind, peak, total, wsteps, wratio in cases:
+        warmup = wsteps if wratio is None else TrainingArguments.get_warmup_steps(
+            SimpleNamespace(warmup_steps=0, warmup_ratio=wratio), total)
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.AdamW([p], lr=peak)
+        sched = makers[kind](opt, warmup, total)
+        lrs = []
+        for _ in range(total):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        out.append({"schedule": kind, "lr": peak, "total": total, "warmup_steps": wsteps if wratio is None else -1,
+                    "warmup_ratio": 0.0 if wratio is None else wratio, "warmup": warmup, "lrs": lrs})
+    with open(os.path.join(outdir, "schedules.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print("%s/schedules.json: %d schedules" % (outdir, len(out)))
+
+
+TRAIN_LABELS = ["negative", "neutral", "positive"]
+
+
+def token_records(g, n, pair_every):
+    """n token records: [CLS]-like 2, random ids in [3, 512), lengths 3..16,
+    every pair_every-th one a pair (token type 1 on its second half)."""
+    recs = []
+    for i in range(n):
+        T = int(torch.randint(3, 17, (1,), generator=g))
+        ids = torch.randint(3, 512, (T,), generator=g).tolist()
+        ids[0] = 2
+        types = [0] * T
+        if i % pair_every == pair_every - 1:
+            types[T // 2:] = [1] * (T - T // 2)
+        label = TRAIN_LABELS[int(torch.randint(0, 3, (1,), generator=g))]
+        recs.append({"id": str(i), "label": label, "input_ids": ids, "token_type_ids": types, "attention_mask": [1] * T})
+    return recs
+
+
+def padded(recs):
+    T = max(len(r["input_ids"]) for r in recs)
+
+    def pad(key):
+        return torch.tensor([r[key] + [0] * (T - len(r[key])) for r in recs])
+    labels = torch.tensor([TRAIN_LABELS.index(r["label"]) for r in recs])
+    return pad("input_ids"), pad("token_type_ids"), pad("attention_mask"), labels
+
+
+def summary(t, t0, nsample=24):
+    """A tensor's sums and 24 elements: the 12 that moved most in training
+    and 12 evenly strided."""
+    v = t.detach().numpy().astype(np.float64).ravel()
+    moved = np.abs(v - t0.detach().numpy().astype(np.float64).ravel())
+    top = np.argsort(-moved, kind="stable")[:nsample // 2]
+    stride = max(1, v.size // (nsample // 2))
+    idx = sorted(set(top.tolist()) | set(range(0, v.size, stride)[:nsample // 2]))
+    return {"sum": float(v.sum()), "abs_sum": float(np.abs(v).sum()), "l2": float(np.sqrt((v * v).sum())),
+            "idx": idx, "val": [float(t.detach().numpy().ravel()[i]) for i in idx]}
+
+
+def train(outdir):
+    """Two epochs of the tiny model (dropout 0) on 20 records in file order:
+    steps of 8 examples (8, 8, 4 per epoch), each padded to its longest
+    sequence, class-weighted mean cross-entropy, clip_grad_norm_ to 0.5,
+    AdamW (weight decay 0.1, none on biases and LayerNorm, as Trainer
+    groups them) under the linear schedule with 2 warmup steps. Then the
+    validation set's mean loss (no class weights) and predictions. The C
+    side runs the same steps as micro-batches of 4 (--grad-accum 2), each
+    padded to its own longest: equal to float rounding."""
+    d = os.path.join(outdir, "train_ref")
+    os.makedirs(d, exist_ok=True)
+    g = torch.Generator().manual_seed(2024)
+    tr, va = token_records(g, 20, 5), token_records(g, 12, 4)
+    for name, recs in (("train.jsonl", tr), ("val.jsonl", va)):
+        with open(os.path.join(d, name), "w") as f:
+            for r in recs:
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+    hyper = {"lr": 2e-3, "weight_decay": 0.1, "max_grad_norm": 0.5, "warmup_steps": 2, "epochs": 2,
+             "step_batch": 8, "class_weights": [1.5, 0.5, 1.0], "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    model = BertForSequenceClassification.from_pretrained(os.path.join(outdir, "tiny_model"))
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    params = list(model.named_parameters())
+    decay = [p for n, p in params if not ("bias" in n or "LayerNorm" in n)]
+    no_decay = [p for n, p in params if "bias" in n or "LayerNorm" in n]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hyper["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=hyper["eps"])
+    per_epoch = math.ceil(len(tr) / hyper["step_batch"])
+    total = per_epoch * hyper["epochs"]
+    sched = get_linear_schedule_with_warmup(opt, hyper["warmup_steps"], total)
+    weight = torch.tensor(hyper["class_weights"])
+    steps = []
+    model.train()
+    for epoch in range(hyper["epochs"]):
+        for s in range(0, len(tr), hyper["step_batch"]):
+            ids, types, mask, labels = padded(tr[s:s + hyper["step_batch"]])
+            opt.zero_grad()
+            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+            loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), hyper["max_grad_norm"])
+            steps.append({"lr": opt.param_groups[0]["lr"], "loss": loss.item(), "grad_norm": norm.item()})
+            opt.step()
+            sched.step()
+    model.eval()
+    with torch.no_grad():
+        ids, types, mask, labels = padded(va)
+        logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+        val_loss = torch.nn.functional.cross_entropy(logits, labels).item()
+        pred = logits.argmax(dim=1).tolist()
+    out = {"hyper": hyper, "total_steps": total, "steps": steps, "val_loss": val_loss, "val_pred": pred,
+           "params": {n: summary(p, start[n]) for n, p in model.named_parameters()}}
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    print("%s: %d steps, losses %s, val loss %.6f" % (d, total, [round(x["loss"], 5) for x in steps], val_loss))
+
+
+def check_trained(d, val_path):
+    model = BertForSequenceClassification.from_pretrained(d)
+    model.eval()
+    recs = [json.loads(line) for line in open(val_path) if line.strip()]
+    label2id = model.config.label2id
+    total, correct = 0.0, 0
+    with torch.no_grad():
+        for r in recs:
+            ids = torch.tensor([r["input_ids"]])
+            types = torch.tensor([r.get("token_type_ids", [0] * len(r["input_ids"]))])
+            mask = torch.tensor([r.get("attention_mask", [1] * len(r["input_ids"]))])
+            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+            y = torch.tensor([label2id[r["label"]]])
+            total += torch.nn.functional.cross_entropy(logits, y).item()
+            correct += int(logits.argmax(dim=1).item() == y.item())
+    state = json.load(open(os.path.join(d, "trainer_state.json")))
+    ours = state["final_eval"]
+    loss, acc = total / len(recs), correct / len(recs)
+    ok = abs(loss - ours["val_loss"]) <= 1e-5 and acc == ours["val_accuracy"]
+    print("check-trained %s: transformers' val loss %.7f accuracy %.4f, bert-train's %.7f %.4f: %s"
+          % (d, loss, acc, ours["val_loss"], ours["val_accuracy"], "PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "tiny":
         os.makedirs(argv[2], exist_ok=True)
@@ -238,6 +406,13 @@ def main(argv):
     elif len(argv) == 4 and argv[1] == "minilm":
         os.makedirs(argv[3], exist_ok=True)
         minilm(argv[2], argv[3])
+    elif len(argv) == 3 and argv[1] == "schedules":
+        os.makedirs(argv[2], exist_ok=True)
+        schedules(argv[2])
+    elif len(argv) == 3 and argv[1] == "train":
+        train(argv[2])
+    elif len(argv) == 4 and argv[1] == "check-trained":
+        return check_trained(argv[2], argv[3])
     elif len(argv) == 3 and argv[1] == "check-saved":
         return check_saved(argv[2])
     else:

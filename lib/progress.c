@@ -1,0 +1,88 @@
+#include "progress.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BAR_WIDTH 24
+
+double progress_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void progress_start(progress *p, int mode, long total, long done)
+{
+    memset(p, 0, sizeof *p);
+    p->on = mode < 0 ? isatty(2) : mode;
+    p->total = total > 0 ? total : 1;
+    p->first = p->done = done;
+    p->t0 = progress_now();
+    p->last_draw = -1;
+}
+
+static void clock_text(char *buf, size_t n, double s)
+{
+    if (!(s >= 0) || s > 359999) {
+        snprintf(buf, n, "--:--");
+        return;
+    }
+    int t = (int)(s + 0.5); /* below 100 hours */
+    if (t >= 3600) snprintf(buf, n, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%d:%02d", t / 60, t % 60);
+}
+
+static void draw(progress *p, double now)
+{
+    int fill = (int)((double)p->done * BAR_WIDTH / (double)p->total);
+    if (fill > BAR_WIDTH) fill = BAR_WIDTH;
+    char bar[BAR_WIDTH + 1];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(BAR_WIDTH - fill));
+    bar[BAR_WIDTH] = '\0';
+    double elapsed = now - p->t0, rate = elapsed > 0 ? (double)(p->done - p->first) / elapsed : 0;
+    char left[32], spent[32];
+    clock_text(left, sizeof left, rate > 0 ? (double)(p->total - p->done) / rate : -1);
+    clock_text(spent, sizeof spent, elapsed);
+    /* \033[K clears what a longer earlier line left behind */
+    fprintf(stderr, "\r%s [%s] %ld/%ld %3d%% %.2f step/s %s ETA %s%s%s\033[K", prog_name, bar, p->done, p->total,
+            (int)(100.0 * (double)p->done / (double)p->total), rate, spent, left, p->text[0] ? " | " : "", p->text);
+    fflush(stderr);
+    p->drawn = 1;
+    p->last_draw = now;
+}
+
+void progress_update(progress *p, long done, const char *text)
+{
+    p->done = done;
+    if (text) snprintf(p->text, sizeof p->text, "%s", text);
+    if (!p->on) return;
+    double now = progress_now();
+    if (p->last_draw < 0 || now - p->last_draw >= 0.1 || done >= p->total) draw(p, now);
+}
+
+void progress_note(progress *p, const char *fmt, ...)
+{
+    if (p->on && p->drawn) fputs("\r\033[K", stderr);
+    fprintf(stderr, "%s: ", prog_name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (p->on && p->drawn) draw(p, progress_now());
+    fflush(stderr);
+}
+
+void progress_end(progress *p)
+{
+    if (!p->on) return;
+    draw(p, progress_now());
+    fputc('\n', stderr);
+    fflush(stderr);
+    p->drawn = 0;
+}

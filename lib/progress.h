@@ -1,0 +1,36 @@
+/* progress: a one-line progress bar on standard error for long loops (BERT
+ * training): a bar, done/total, the rate per second, the time left and a
+ * short caller text (loss, learning rate), redrawn in place with '\r' at
+ * most ten times a second. It is drawn only when enabled, which programs
+ * decide from isatty(2) unless told (--progress / --quiet), so logs and
+ * pipes never get carriage returns. Messages printed through
+ * progress_note() clear the bar first and redraw it after. Timing goes to
+ * the screen only: nothing here affects a program's results. */
+#ifndef PIPECLF_PROGRESS_H
+#define PIPECLF_PROGRESS_H
+
+#include "common.h"
+
+typedef struct progress {
+    int on;
+    long total, first;     /* first: done at start (a resumed run) */
+    long done;
+    double t0, last_draw;
+    int drawn;             /* a bar is on the line */
+    char text[96];
+} progress;
+
+/* mode: 1 on, 0 off, -1 when standard error is a terminal. */
+void progress_start(progress *p, int mode, long total, long done);
+/* Records done and the caller text (may be NULL); redraws when due or at
+ * the end. */
+void progress_update(progress *p, long done, const char *text);
+/* A message line ("prog: ..." as warn() writes it) above the bar. */
+void progress_note(progress *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Draws the final state and ends the line. */
+void progress_end(progress *p);
+
+/* Seconds on a monotonic clock. */
+double progress_now(void);
+
+#endif
