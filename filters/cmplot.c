@@ -38,7 +38,8 @@ static const char usage_text[] =
     "              --compare document) or one `metrics --compare --format csv`\n"
     "              table\n"
     "  curves      training curves from a metrics log (NDJSON, a record per\n"
-    "              evaluation): losses, other metrics and the learning rate\n"
+    "              evaluation): losses, other metrics, gradient norms and the\n"
+    "              learning rate\n"
     "              against the step\n"
     "\n"
     "Options:\n"
@@ -463,12 +464,15 @@ typedef struct log_series {
     size_t n, cap;
 } log_series;
 
-enum panel { PANEL_LOSS, PANEL_METRIC, PANEL_LR };
+/* Fields are grouped by scale: metrics in [0, 1] would be flattened beside a
+ * gradient norm of 10, so norms get their own panel. */
+enum panel { PANEL_LOSS, PANEL_METRIC, PANEL_NORM, PANEL_LR, N_PANELS };
 
 static enum panel panel_of(const char *key)
 {
     if (strstr(key, "loss")) return PANEL_LOSS;
     if (strcmp(key, "lr") == 0 || strstr(key, "learning_rate")) return PANEL_LR;
+    if (strstr(key, "norm")) return PANEL_NORM;
     return PANEL_METRIC;
 }
 
@@ -515,11 +519,11 @@ static void chart_curves(svg *s, const config *c)
     if (nrec == 0) die_at(name, 0, "no log records with \"%s\"", xf);
     if (nser == 0) die_at(name, 0, "no numeric fields to plot besides \"%s\"", xf);
 
-    static const char *const panel_title[3] = {"Loss", "Metrics", "Learning rate"};
-    line_chart charts[3];
+    static const char *const panel_title[N_PANELS] = {"Loss", "Metrics", "Gradient norm", "Learning rate"};
+    line_chart charts[N_PANELS];
     plot_series *series = xcalloc(nser, sizeof *series);
     size_t ncharts = 0, used = 0;
-    for (int pn = 0; pn < 3; pn++) {
+    for (int pn = 0; pn < N_PANELS; pn++) {
         size_t first = used;
         for (size_t i = 0; i < nser; i++) {
             if (panel_of(ser[i].key) != (enum panel)pn) continue;
@@ -536,7 +540,7 @@ static void chart_curves(svg *s, const config *c)
         ch->title = panel_title[pn];
         ch->xlabel = xf;
         ch->xmin = ch->xmax = ch->ymax = NAN;
-        /* losses and rates from zero, metrics as they fall */
+        /* losses, norms and rates from zero, metrics as they fall */
         ch->ymin = pn == PANEL_METRIC ? NAN : 0;
         ch->series = series + first;
         ch->nseries = used - first;

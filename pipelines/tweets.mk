@@ -35,8 +35,8 @@ CV   ?= 5
 # BERT: AdamW with linear warmup, evaluation on val every EVAL_EVERY steps,
 # early stopping, the best checkpoint by validation macro-F1 restored.
 MODEL      ?= $(shell scripts/fetch_model.sh)
-EPOCHS     ?= 3
-LR         ?= 5e-5
+EPOCHS     ?= 2
+LR         ?= 1e-4
 BATCH      ?= 32
 MAX_LEN    ?= 128
 EVAL_EVERY ?= 200
