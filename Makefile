@@ -37,6 +37,15 @@ LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROGRAMS   := $(FILTER_SRC:filters/%.c=$(BUILD)/bin/%)
 UNIT_TESTS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 
+# Each stage adds its benchmark and golden generator to BENCH_TARGETS and
+# GOLDEN_TARGETS from its own fragment in mk/ (kept apart so stages do not
+# edit one shared list); a fragment may also add objects to LIB_OBJ and
+# flags to CPPFLAGS / LDLIBS (the CUDA backend does), so it is read before
+# the rules below use them.
+BENCH_TARGETS  := bench-csvclean
+GOLDEN_TARGETS := golden-data
+include $(sort $(wildcard mk/*.mk))
+
 .PHONY: all programs check test study baseline bert bench golden deps clean bench-csvclean golden-data
 .DEFAULT_GOAL := all
 .SECONDARY:
@@ -74,12 +83,6 @@ check test: deps
 study baseline bert: all
 	@$(MAKE) --no-print-directory -f pipelines/tweets.mk BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) $@
 
-# Each stage adds its benchmark and golden generator to BENCH_TARGETS and
-# GOLDEN_TARGETS from its own fragment in mk/ (kept apart so stages do not
-# edit one shared list).
-BENCH_TARGETS  := bench-csvclean
-GOLDEN_TARGETS := golden-data
-include $(wildcard mk/*.mk)
 
 bench: all
 	@scripts/setup.sh reference
