@@ -5,8 +5,8 @@ fit_transform + transform, in the same run, on all the cleaned tweets
 1-3-grams, max_features 100000, min_df 2, max_df 0.95, sublinear tf.
 
 Prints the best of REPS wall times (and the CPU time of that run) for each
-side and the end-to-end speed ratio, tfidf with its default threads (one per
-processor) and with one (-j 1); the peak RSS of tfidf fit (and of sklearn's
+side and the end-to-end speed ratio, tfidf on one thread (the default) and on
+one per processor (-j N); the peak RSS of tfidf fit (and of sklearn's
 process for comparison); and whether the two agree (the same vocabulary,
 values to 1e-6).
 
@@ -37,6 +37,7 @@ inputs = [os.path.join(tweets, "train.csv"), os.path.join(tweets, "test.csv")]
 tfidf = os.path.join(args.bin, "tfidf")
 FIT_OPTS = ["--ngram", "1,3", "--max-features", "100000", "--min-df", "2", "--max-df", "0.95", "--sublinear-tf"]
 SK_PARAMS = dict(ngram_range=(1, 3), max_features=100000, min_df=2, max_df=0.95, sublinear_tf=True)
+THREADS = min(os.cpu_count() or 1, 8)
 
 
 def run_child(cmd, out_path):
@@ -84,10 +85,11 @@ with tempfile.TemporaryDirectory() as tmp:
 
     c_fit, c_apply, c_fit1, c_apply1, sk = [], [], [], [], []
     for _ in range(args.reps):
-        c_fit.append(run_child([tfidf, "fit", "-q", "-m", model] + FIT_OPTS + [clean], fit_out))
-        c_apply.append(run_child([tfidf, "apply", "-m", model, clean], apply_out))
-        c_fit1.append(run_child([tfidf, "fit", "-j", "1", "-q", "-m", model] + FIT_OPTS + [clean], fit_out))
-        c_apply1.append(run_child([tfidf, "apply", "-j", "1", "-m", model, clean], apply_out))
+        jn = ["-j", str(THREADS)]
+        c_fit.append(run_child([tfidf, "fit"] + jn + ["-q", "-m", model] + FIT_OPTS + [clean], fit_out))
+        c_apply.append(run_child([tfidf, "apply"] + jn + ["-m", model, clean], apply_out))
+        c_fit1.append(run_child([tfidf, "fit", "-q", "-m", model] + FIT_OPTS + [clean], fit_out))
+        c_apply1.append(run_child([tfidf, "apply", "-m", model, clean], apply_out))
         r = subprocess.run([sys.executable, "-c", SK_CHILD, clean, repr(SK_PARAMS)], stdout=subprocess.PIPE,
                            check=True)
         sk.append(json.loads(r.stdout))
@@ -125,24 +127,24 @@ sk_apply = min(s["apply"] for s in sk)
 sk_fit_cpu = min(s["fit_cpu"] for s in sk)
 sk_apply_cpu = min(s["apply_cpu"] for s in sk)
 sk_total = sk_fit + sk_apply
-threads = min(os.cpu_count() or 1, 8)
+threads = THREADS
 print(f"tfidf fit + apply vs scikit-learn {version('scikit-learn')} TfidfVectorizer fit_transform + transform")
 print(f"  {n_docs} cleaned tweets (train.csv + test.csv), ngram 1-3, max_features 100000, min_df 2, "
       f"max_df 0.95, sublinear_tf; {len(ours['vocabulary'])} features")
 print(f"  best of {args.reps} runs (wall; CPU of that run), {platform.processor() or platform.machine()}, "
       f"{os.cpu_count()} cores, Python {platform.python_version()}")
-print(f"  tfidf fit    {threads} threads {fit_b[0]:7.3f} s  (cpu {fit_b[1]:.3f})   1 thread {fit1_b[0]:7.3f} s  "
-      f"(cpu {fit1_b[1]:.3f})   reads NDJSON, writes model + NDJSON vectors")
-print(f"  tfidf apply  {threads} threads {apply_b[0]:7.3f} s  (cpu {apply_b[1]:.3f})   1 thread {apply1_b[0]:7.3f} s  "
-      f"(cpu {apply1_b[1]:.3f})   reads NDJSON, writes NDJSON vectors")
+print(f"  tfidf fit    1 thread {fit1_b[0]:7.3f} s  (cpu {fit1_b[1]:.3f})   -j {threads} {fit_b[0]:7.3f} s  "
+      f"(cpu {fit_b[1]:.3f})   reads NDJSON, writes model + NDJSON vectors")
+print(f"  tfidf apply  1 thread {apply1_b[0]:7.3f} s  (cpu {apply1_b[1]:.3f})   -j {threads} {apply_b[0]:7.3f} s  "
+      f"(cpu {apply_b[1]:.3f})   reads NDJSON, writes NDJSON vectors")
 print(f"  sklearn fit_transform {sk_fit:7.3f} s  (cpu {sk_fit_cpu:.3f})   list of str in, sparse matrix out")
 print(f"  sklearn transform     {sk_apply:7.3f} s  (cpu {sk_apply_cpu:.3f})")
 print(f"  (sklearn reading the records with json.loads, not counted: {min(s['read'] for s in sk):.3f} s)")
-for label, f, a in ((f"{threads} threads", fit_b, apply_b), ("1 thread", fit1_b, apply1_b)):
+for label, f, a in (("1 thread", fit1_b, apply1_b), (f"-j {threads}", fit_b, apply_b)):
     print(f"  end to end, tfidf {label}: {f[0] + a[0]:.3f} s vs sklearn {sk_total:.3f} s: "
           f"speed ratio {sk_total / (f[0] + a[0]):.1f}x  (CPU time ratio "
           f"{(sk_fit_cpu + sk_apply_cpu) / (f[1] + a[1]):.1f}x)")
-print(f"  peak RSS: tfidf fit {max(r[2] for r in c_fit):.0f} MiB; with every 1-3-gram kept ({all_dim} features) "
+print(f"  peak RSS: tfidf fit {max(r[2] for r in c_fit1):.0f} MiB (-j {threads}: {max(r[2] for r in c_fit):.0f}); with every 1-3-gram kept ({all_dim} features) "
       f"{all_grams[2]:.0f} MiB; sklearn's process {max(s['rss'] for s in sk):.0f} MiB")
 print(f"  agreement: vocabulary {'identical' if same_vocab else 'DIFFERS'}, "
       f"{'same nonzeros' if same_pattern else 'nonzeros DIFFER'}, values max |diff| {worst:.1e}; "

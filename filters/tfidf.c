@@ -1,8 +1,8 @@
 /* tfidf: NDJSON records -> the same records with a TF-IDF sparse vector "x"
  * (scikit-learn's TfidfVectorizer). `fit` learns the model from the records
  * and emits their vectors; `apply` streams records through a fitted model.
- * The analysis, pruning, idf and model file live in lib/tfidf*; this file
- * holds options, the record loop and the outputs. */
+ * The analysis, pruning, idf, model file and record loops live in
+ * lib/tfidf*; this file holds options, fit's reading, and the outputs. */
 #include "common.h"
 #include "ndjson.h"
 #include "outfile.h"
@@ -32,8 +32,8 @@ static const char usage_text[] =
     "  --field NAME         the text field (default: text)\n"
     "  --drop-text          leave the text field out of the output records\n"
     "  -o, --output FILE    write the records to FILE (atomically), not stdout\n"
-    "  -j, --threads N      threads that vectorise records (default: the number\n"
-    "                       of processors, here %d); the output is the same\n"
+    "  -j, --threads N      threads that vectorise records (default: 1); the\n"
+    "                       output is the same for any N\n"
     "  -q, --quiet          no summary on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
@@ -71,16 +71,9 @@ static const char usage_text[] =
 
 enum command { CMD_FIT, CMD_APPLY };
 
-/* the processors online, at most 8: more buys little for records this size */
-static int default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 8 ? 8 : (int)n;
-}
-
 NORETURN static void usage(void)
 {
-    printf(usage_text, default_threads());
+    fputs(usage_text, stdout);
     exit(0);
 }
 
@@ -195,7 +188,7 @@ static void parse_args(config *c, int argc, char **argv)
     };
     memset(c, 0, sizeof *c);
     c->field = "text";
-    c->threads = default_threads();
+    c->threads = 1;
     tfidf_opts_init(&c->opts);
     if (argc < 2) die_usage("a command is needed: fit or apply");
     const char *cmd = argv[1];
