@@ -521,40 +521,6 @@ static void write_row(FILE *f, const dataset *d, size_t i, size_t copies, const 
     }
 }
 
-/* The directories make_dirs() created, removed again (when still empty) if
- * the run dies before committing its outputs. */
-static char **created_dirs;
-static size_t n_created_dirs;
-
-static void remove_created_dirs(void)
-{
-    while (n_created_dirs > 0) rmdir(created_dirs[--n_created_dirs]);
-}
-
-/* mkdir -p */
-static void make_dirs(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q != '\0') continue;
-        char saved = *q;
-        *q = '\0';
-        if (mkdir(p, 0777) == 0) {
-            created_dirs = xrealloc(created_dirs, (n_created_dirs + 1) * sizeof *created_dirs);
-            created_dirs[n_created_dirs++] = xstrdup(p);
-            atexit_on_error(remove_created_dirs);
-        } else if (errno != EEXIST) {
-            int err = errno;
-            free(p);
-            die("cannot create directory %s: %s", path, strerror(err));
-        }
-        *q = saved;
-        if (!saved) break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s: not a directory", path);
-    free(p);
-}
 
 static void count_table(const config *c, dataset *d)
 {
@@ -660,7 +626,7 @@ static void open_outputs(outputs *o, const config *c)
     o->nfiles = c->dir ? c->nsplits : 1;
     o->files = xcalloc(o->nfiles, sizeof *o->files);
     if (c->dir) {
-        make_dirs(c->dir);
+        out_mkdirs(c->dir);
         strbuf path = {0};
         for (size_t s = 0; s < c->nsplits; s++) {
             sb_clear(&path);
@@ -708,9 +674,7 @@ static void commit_outputs(outputs *o, const config *c)
     for (size_t k = 0; k < o->nfiles; k++) out_commit(&o->files[k]);
     if (c->ids_out) out_commit(&o->ids);
     if (c->stats_path) out_commit(&o->stats);
-    for (size_t k = 0; k < n_created_dirs; k++) free(created_dirs[k]);
-    free(created_dirs);
-    n_created_dirs = 0;
+    out_keep_dirs();
     for (size_t s = 0; s < c->nsplits; s++) free(o->tags[s]);
     free(o->tags);
     free(o->files);

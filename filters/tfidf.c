@@ -257,46 +257,6 @@ static void parse_args(config *c, int argc, char **argv)
 
 /* ---- outputs --------------------------------------------------------- */
 
-/* The directories make_dirs() created, removed again (when still empty) if
- * the run dies before the model is committed. */
-static char **created_dirs;
-static size_t n_created_dirs;
-
-static void remove_created_dirs(void)
-{
-    while (n_created_dirs > 0) rmdir(created_dirs[--n_created_dirs]);
-}
-
-/* mkdir -p */
-static void make_dirs(const char *path)
-{
-    char *p = xstrdup(path);
-    for (char *q = p + 1;; q++) {
-        if (*q != '/' && *q != '\0') continue;
-        char saved = *q;
-        *q = '\0';
-        if (mkdir(p, 0777) == 0) {
-            created_dirs = xrealloc(created_dirs, (n_created_dirs + 1) * sizeof *created_dirs);
-            created_dirs[n_created_dirs++] = xstrdup(p);
-            atexit_on_error(remove_created_dirs);
-        } else if (errno != EEXIST) {
-            die("cannot create directory %s: %s", path, strerror(errno));
-        }
-        *q = saved;
-        if (!saved) break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s: not a directory", path);
-    free(p);
-}
-
-static void forget_created_dirs(void)
-{
-    for (size_t k = 0; k < n_created_dirs; k++) free(created_dirs[k]);
-    free(created_dirs);
-    created_dirs = NULL;
-    n_created_dirs = 0;
-}
 
 /* ---- fit ------------------------------------------------------------- */
 
@@ -340,7 +300,7 @@ static int fit(config *c)
     tfidf_fit_stats st;
     tfidf_model *m = tfidf_fitter_finish(f, &st);
 
-    make_dirs(c->model_dir);
+    out_mkdirs(c->model_dir);
     strbuf path = {0};
     sb_adds(&path, c->model_dir);
     if (path.s[path.len - 1] != '/') sb_addc(&path, '/');
@@ -360,10 +320,10 @@ static int fit(config *c)
         out_commit(&model_out);
     } else {
         out_commit(&model_out);
-        forget_created_dirs();
+        out_keep_dirs();
         out_commit(&out);
     }
-    forget_created_dirs(); /* committed: they stay */
+    out_keep_dirs(); /* committed: they stay */
     if (!c->quiet) print_summary(&st);
 
     tfidf_reader_close(&r);

@@ -119,3 +119,43 @@ void check_stdout(void)
         die("cannot write standard output: %s", strerror(errno));
     }
 }
+
+static char **created_dirs;
+static size_t n_created_dirs;
+
+static void remove_created_dirs(void)
+{
+    while (n_created_dirs > 0) rmdir(created_dirs[--n_created_dirs]);
+}
+
+void out_mkdirs(const char *path)
+{
+    char *p = xstrdup(path);
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0') continue;
+        char saved = *q;
+        *q = '\0';
+        if (mkdir(p, 0777) == 0) {
+            created_dirs = xrealloc(created_dirs, (n_created_dirs + 1) * sizeof *created_dirs);
+            created_dirs[n_created_dirs++] = xstrdup(p);
+            atexit_on_error(remove_created_dirs);
+        } else if (errno != EEXIST) {
+            int err = errno;
+            free(p);
+            die("cannot create directory %s: %s", path, strerror(err));
+        }
+        *q = saved;
+        if (!saved) break;
+    }
+    free(p);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s: not a directory", path);
+}
+
+void out_keep_dirs(void)
+{
+    for (size_t k = 0; k < n_created_dirs; k++) free(created_dirs[k]);
+    free(created_dirs);
+    created_dirs = NULL;
+    n_created_dirs = 0;
+}

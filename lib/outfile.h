@@ -23,6 +23,13 @@ void out_commit(outfile *o);
 /* Removes the temporary without publishing anything. */
 void out_abort(outfile *o);
 
+/* mkdir -p for an output directory. The directories it creates are removed
+ * again (when still empty) if the program dies before out_keep_dirs(), so a
+ * failed run leaves no trace; dies when path cannot be made a directory. */
+void out_mkdirs(const char *path);
+/* The outputs are committed: the directories out_mkdirs() made stay. */
+void out_keep_dirs(void);
+
 /* Writes to stdout failed (other than a broken pipe): die with a message. */
 void check_stdout(void);
 
