@@ -17,10 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#ifndef PIPECLF_DATADIR
-#define PIPECLF_DATADIR "data"
-#endif
-
 static const char usage_text[] =
     "Usage: csvclean [OPTIONS] [FILE.csv ...]\n"
     "Read CSV files (or standard input), clean the text, write NDJSON records\n"
@@ -230,21 +226,11 @@ static void parse_args(config *c, int argc, char **argv)
     }
 }
 
-/* A stopword list name (english) resolves to data/stopwords/NAME.txt;
- * anything else is a path. */
 static stopword_set *load_stopwords(const char *arg)
 {
-    struct stat st;
-    if (strchr(arg, '/') || stat(arg, &st) == 0) return stopwords_load(arg);
-    const char *dir = getenv("PIPECLF_DATA");
-    strbuf path = {0};
-    sb_adds(&path, dir ? dir : PIPECLF_DATADIR);
-    sb_adds(&path, "/stopwords/");
-    sb_adds(&path, arg);
-    sb_adds(&path, ".txt");
-    if (stat(path.s, &st) != 0) die_usage("--stopwords: no list '%s' (looked for %s)", arg, path.s);
-    stopword_set *s = stopwords_load(path.s);
-    sb_free(&path);
+    char *path = stopwords_resolve(arg);
+    stopword_set *s = stopwords_load(path);
+    free(path);
     return s;
 }
 

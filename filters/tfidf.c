@@ -7,6 +7,7 @@
 #include "ndjson.h"
 #include "outfile.h"
 #include "strbuf.h"
+#include "textclean.h"
 #include "tfidf.h"
 
 #include <errno.h>
@@ -93,46 +94,13 @@ typedef struct config {
     size_t n_stop_words;
 } config;
 
-/* A stopword list name (english) resolves to data/stopwords/NAME.txt, as in
- * csvclean; anything else is a path. The words are kept in the model. */
-static char *stopword_path(const char *arg)
-{
-    struct stat st;
-    if (strchr(arg, '/') || stat(arg, &st) == 0) return xstrdup(arg);
-    const char *dir = getenv("PIPECLF_DATA");
-    strbuf path = {0};
-    sb_adds(&path, dir ? dir : PIPECLF_DATADIR);
-    sb_adds(&path, "/stopwords/");
-    sb_adds(&path, arg);
-    sb_adds(&path, ".txt");
-    if (stat(path.s, &st) != 0) die_usage("--stopwords: no list '%s' (looked for %s)", arg, path.s);
-    return path.s;
-}
-
-/* One word a line; blank lines and '#' comments skipped, surrounding blanks
- * trimmed (lib/textclean's stopwords_load rules). */
+/* The --stopwords list (a name in data/stopwords or a path, as csvclean
+ * takes it); the words are kept in the model. */
 static void read_stop_words(config *c)
 {
-    char *path = stopword_path(c->stopwords_arg);
-    FILE *f = fopen(path, "r");
-    if (!f) die("cannot read %s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    while ((got = getline(&line, &cap, f)) != -1) {
-        char *w = line, *end = line + got;
-        while (w < end && strchr(" \t\r\n", *w)) w++;
-        while (end > w && strchr(" \t\r\n", end[-1])) end--;
-        if (w == end || *w == '#') continue;
-        c->stop_words = xrealloc(c->stop_words, (c->n_stop_words + 1) * sizeof *c->stop_words);
-        c->stop_words[c->n_stop_words++] = xstrndup(w, (size_t)(end - w));
-    }
-    int bad = ferror(f);
-    free(line);
-    fclose(f);
-    if (bad) die("cannot read %s", path);
+    char *path = stopwords_resolve(c->stopwords_arg);
+    c->stop_words = stopwords_read(path, &c->n_stop_words);
     free(path);
-    if (!c->stop_words) c->stop_words = xcalloc(1, sizeof *c->stop_words); /* an empty list, not none */
     c->opts.stop_words = (const char *const *)c->stop_words;
     c->opts.n_stop_words = c->n_stop_words;
 }

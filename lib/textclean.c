@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <wctype.h>
 
 /* ---- character classes ------------------------------------------------ */
@@ -468,11 +469,30 @@ struct stopword_set {
     strmap words;
 };
 
-stopword_set *stopwords_load(const char *path)
+#ifndef PIPECLF_DATADIR
+#define PIPECLF_DATADIR "data"
+#endif
+
+char *stopwords_resolve(const char *arg)
+{
+    struct stat st;
+    if (strchr(arg, '/') || stat(arg, &st) == 0) return xstrdup(arg);
+    const char *dir = getenv("PIPECLF_DATA");
+    strbuf path = {0};
+    sb_adds(&path, dir ? dir : PIPECLF_DATADIR);
+    sb_adds(&path, "/stopwords/");
+    sb_adds(&path, arg);
+    sb_adds(&path, ".txt");
+    if (stat(path.s, &st) != 0) die_usage("--stopwords: no list '%s' (looked for %s)", arg, path.s);
+    return path.s;
+}
+
+char **stopwords_read(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "r");
     if (!f) die("cannot read %s", path);
-    stopword_set *set = xcalloc(1, sizeof *set);
+    char **words = xcalloc(1, sizeof *words);
+    *n = 0;
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -481,12 +501,26 @@ stopword_set *stopwords_load(const char *path)
         while (w < end && (*w == ' ' || *w == '\t' || *w == '\r' || *w == '\n')) w++;
         while (end > w && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n')) end--;
         if (w == end || *w == '#') continue;
-        strmap_put(&set->words, w, (size_t)(end - w), 0, NULL);
+        words = xrealloc(words, (*n + 1) * sizeof *words);
+        words[(*n)++] = xstrndup(w, (size_t)(end - w));
     }
     int bad = ferror(f);
     free(line);
     fclose(f);
     if (bad) die("cannot read %s", path);
+    return words;
+}
+
+stopword_set *stopwords_load(const char *path)
+{
+    size_t n;
+    char **words = stopwords_read(path, &n);
+    stopword_set *set = xcalloc(1, sizeof *set);
+    for (size_t i = 0; i < n; i++) {
+        strmap_put(&set->words, words[i], strlen(words[i]), 0, NULL);
+        free(words[i]);
+    }
+    free(words);
     return set;
 }
 

@@ -23,6 +23,13 @@ struct sb_stemmer;
  * PATH" when the file cannot be opened. */
 typedef struct stopword_set stopword_set;
 stopword_set *stopwords_load(const char *path);
+/* The words of a stopword file, in file order, by the same rules (an array of
+ * *n malloc'd strings, itself malloc'd). */
+char **stopwords_read(const char *path, size_t *n);
+/* The file of a --stopwords argument: a list shipped in data/stopwords
+ * ("english" -> $PIPECLF_DATA or the build's data dir + /stopwords/english.txt),
+ * or else a path. Dies with a usage error naming where it looked. Malloc'd. */
+char *stopwords_resolve(const char *name_or_path);
 int stopwords_contains(const stopword_set *s, const char *w, size_t n);
 void stopwords_free(stopword_set *s);
 
