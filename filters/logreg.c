@@ -54,7 +54,15 @@ static const char usage_text[] =
     "  --scoring S          macro_f1, accuracy or weighted_f1 (default:\n"
     "                       macro_f1)\n"
     "  -j, --jobs N         fits run on N threads (default: 1)\n"
+    "  --exact              every CV fit as scikit-learn's (cold start, run to\n"
+    "                       liblinear's tolerance or max_iter): the table of\n"
+    "                       GridSearchCV to the bit. Without it the fits of a\n"
+    "                       fold go up the C values warm-started from the one\n"
+    "                       before, and an L1 fit whose objective has stopped\n"
+    "                       decreasing ends there, marked not converged. The\n"
+    "                       refit of the winner is scikit-learn's either way\n"
     "  --cv-out FILE        the CV table: CSV if FILE ends in .csv, else NDJSON\n"
+    "  --folds-out FILE     the folds used, as --folds reads them\n"
     "\n"
     "Input and messages:\n"
     "  --vector-field NAME  the records' sparse vector (default: x)\n"
@@ -75,15 +83,16 @@ static const char usage_text[] =
 
 enum {
     OPT_PENALTY = 256, OPT_CLASS_WEIGHT, OPT_TOL, OPT_MAX_ITER, OPT_INTERCEPT_SCALING, OPT_NO_INTERCEPT,
-    OPT_GRID, OPT_CV, OPT_FOLDS, OPT_SCORING, OPT_CV_OUT, OPT_VECTOR_FIELD, OPT_LABEL_FIELD, OPT_ID_FIELD
+    OPT_GRID, OPT_CV, OPT_FOLDS, OPT_SCORING, OPT_CV_OUT, OPT_FOLDS_OUT, OPT_EXACT, OPT_VECTOR_FIELD,
+    OPT_LABEL_FIELD, OPT_ID_FIELD
 };
 
 typedef struct config {
-    const char *input, *model_dir, *grid, *folds, *cv_out;
+    const char *input, *model_dir, *grid, *folds, *cv_out, *folds_out;
     const char *vector_field, *label_field, *id_field;
     lr_params base;
     long cv;
-    int jobs, quiet;
+    int jobs, quiet, exact;
     gs_scoring scoring;
 } config;
 
@@ -112,6 +121,8 @@ static void parse_args(config *c, int argc, char **argv)
         {"scoring", required_argument, 0, OPT_SCORING},
         {"jobs", required_argument, 0, 'j'},
         {"cv-out", required_argument, 0, OPT_CV_OUT},
+        {"folds-out", required_argument, 0, OPT_FOLDS_OUT},
+        {"exact", no_argument, 0, OPT_EXACT},
         {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
         {"label-field", required_argument, 0, OPT_LABEL_FIELD},
         {"id-field", required_argument, 0, OPT_ID_FIELD},
@@ -167,6 +178,8 @@ static void parse_args(config *c, int argc, char **argv)
             break;
         case 'j': c->jobs = (int)parse_long_opt("--jobs", optarg, 1, 1024); break;
         case OPT_CV_OUT: c->cv_out = optarg; break;
+        case OPT_FOLDS_OUT: c->folds_out = optarg; break;
+        case OPT_EXACT: c->exact = 1; break;
         case OPT_VECTOR_FIELD: c->vector_field = optarg; break;
         case OPT_LABEL_FIELD: c->label_field = optarg; break;
         case OPT_ID_FIELD: c->id_field = optarg; break;
@@ -183,6 +196,8 @@ static void parse_args(config *c, int argc, char **argv)
     if (c->cv && c->folds) die_usage("--cv and --folds exclude one another");
     if (c->grid && !c->cv && !c->folds) c->cv = 5;
     if (c->cv_out && !c->cv && !c->folds) die_usage("--cv-out needs cross-validation (--grid, --cv or --folds)");
+    if (c->folds_out && !c->cv && !c->folds)
+        die_usage("--folds-out needs cross-validation (--grid, --cv or --folds)");
 }
 
 /* "C=1 class_weight=balanced penalty=l2": a candidate's grid values */
@@ -238,19 +253,26 @@ int main(int argc, char **argv)
             gs_stratified_folds(&d, k, c.base.seed, fold_of);
         }
         gs_check_folds(&d, fold_of, k);
+        if (c.folds_out) gs_write_folds(c.folds_out, &d, fold_of, c.id_field);
         gs_result r;
-        gs_run(&d, &grid, fold_of, k, c.scoring, c.jobs, &r);
+        gs_opts go = {c.jobs, c.exact};
+        gs_run(&d, &grid, fold_of, k, c.scoring, &go, &r);
         if (c.cv_out) gs_write_table(c.cv_out, &grid, &r, c.scoring);
         if (r.nhit)
             warn("warning: reaching max number of iterations in %zu of %zu cross-validation fits; "
                  "increase max_iter",
                  r.nhit, grid.ncand * k);
+        if (r.nstalled)
+            warn("warning: %zu of %zu cross-validation fits stalled short of the tolerance (objective no longer "
+                 "decreasing): stopped there and marked not converged (--exact runs them to max_iter, as "
+                 "scikit-learn)",
+                 r.nstalled, grid.ncand * k);
         if (!c.quiet) {
             strbuf b = {0};
             describe_candidate(&b, &grid, r.best);
-            fprintf(stderr, "%s: %zu candidate%s x %zu folds (%zu fits); best by %s: %s%s%.4f (std %.4f)\n",
-                    prog_name, grid.ncand, grid.ncand == 1 ? "" : "s", k, r.nfits, gs_scoring_name(c.scoring),
-                    sb_str(&b), b.len ? ": " : "", r.mean[r.best], r.std[r.best]);
+            fprintf(stderr, "%s: %zu candidate%s x %zu folds (%zu %sfits); best by %s: %s%s%.4f (std %.4f)\n",
+                    prog_name, grid.ncand, grid.ncand == 1 ? "" : "s", k, r.nfits, c.exact ? "exact " : "",
+                    gs_scoring_name(c.scoring), sb_str(&b), b.len ? ": " : "", r.mean[r.best], r.std[r.best]);
             sb_free(&b);
         }
         lr_params_copy(&chosen, &grid.cand[r.best]);

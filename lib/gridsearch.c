@@ -274,6 +274,24 @@ size_t gs_read_folds(const char *path, const lr_data *d, const char *id_field, s
     return k;
 }
 
+void gs_write_folds(const char *path, const lr_data *d, const size_t *fold_of, const char *id_field)
+{
+    strbuf b = {0};
+    char num[32];
+    for (size_t i = 0; i < d->n; i++) {
+        if (!d->ids[i])
+            die_at(d->name, d->line[i], "record has no \"%s\" (--folds-out names the rows by id)", id_field);
+        sb_adds(&b, "{\"id\":");
+        json_quote(&b, d->ids[i], strlen(d->ids[i]));
+        sb_addn(&b, num, (size_t)snprintf(num, sizeof num, ",\"fold\":%zu}\n", fold_of[i]));
+    }
+    outfile o;
+    out_open(&o, path);
+    fwrite(b.s ? b.s : "", 1, b.len, o.f);
+    out_commit(&o);
+    sb_free(&b);
+}
+
 void gs_check_folds(const lr_data *d, const size_t *fold_of, size_t k)
 {
     size_t K = d->nclasses;
@@ -327,9 +345,12 @@ double gs_score(gs_scoring s, const size_t *truth, const size_t *pred, size_t n,
 
 /* ------------------------------------------------------------ the search */
 
-/* One unit of work: one fold and the candidates that differ only in
- * max_iter, largest first. A fit whose every subproblem stopped before a
- * smaller max_iter went exactly as that fit would, so it serves for it. */
+/* One unit of work: one fold and a chain of candidates that differ only in
+ * C (fast mode) or only in max_iter (exact mode), ordered by C ascending,
+ * then max_iter descending. The candidates of one C are fitted together,
+ * every max_iter from the largest one's solves (logreg_train_multi: to the
+ * bit what separate fits give); fast mode warm-starts each C from the fit
+ * at the C before. */
 typedef struct task {
     size_t fold;
     size_t *cands;
@@ -341,6 +362,7 @@ typedef struct pool {
     const gs_grid *g;
     size_t k;
     gs_scoring scoring;
+    int exact;
     size_t **train, *ntrain, **test, *ntest;
     task *tasks;
     size_t ntasks, next, nfits;
@@ -372,32 +394,61 @@ static double evaluate(const pool *p, const logreg_model *m, size_t fold)
     return s;
 }
 
+static int same_fit(const logreg_model *a, const logreg_model *b)
+{
+    return memcmp(a->n_iter, b->n_iter, a->nvec * sizeof *a->n_iter) == 0 &&
+           memcmp(a->intercept, b->intercept, a->nvec * sizeof *a->intercept) == 0 &&
+           memcmp(a->coef, b->coef, a->nvec * (size_t)a->dim * sizeof *a->coef) == 0;
+}
+
 static void run_task(pool *p, const task *t)
 {
     gs_result *r = p->r;
-    logreg_model *m = NULL;
-    int used = 0; /* the largest iteration count of m's subproblems */
-    double score = 0, took = 0;
+    const lr_params *cand = p->g->cand;
+    long *max_iters = xmalloc(t->ncands * sizeof *max_iters);
+    logreg_model **models = xmalloc(t->ncands * sizeof *models);
+    double *score = xmalloc(t->ncands * sizeof *score);
+    logreg_model *warm = NULL; /* fast mode: the largest max_iter's fit at the C before */
     size_t fits = 0;
-    for (size_t j = 0; j < t->ncands; j++) {
-        size_t c = t->cands[j], at = c * p->k + t->fold;
-        const lr_params *cp = &p->g->cand[c];
-        if (!m || used >= cp->max_iter) {
-            logreg_free(m);
-            double t0 = now();
-            m = logreg_train(p->d, p->train[t->fold], p->ntrain[t->fold], cp);
-            took = now() - t0;
-            used = 0;
+    for (size_t j = 0, end; j < t->ncands; j = end) {
+        const lr_params *cp = &cand[t->cands[j]];
+        size_t nm = 0; /* the block of this C: its distinct max_iter values, largest first */
+        for (end = j; end < t->ncands && cand[t->cands[end]].C == cp->C; end++) {
+            long mi = cand[t->cands[end]].max_iter;
+            if (!nm || mi != max_iters[nm - 1]) max_iters[nm++] = mi;
+        }
+        lr_fit_opts o = {warm, !p->exact};
+        double t0 = now();
+        logreg_train_multi(p->d, p->train[t->fold], p->ntrain[t->fold], cp, &o, max_iters, nm, models);
+        double took = now() - t0;
+        for (size_t i = 0; i < nm; i++) {
+            int again = i && same_fit(models[i], models[i - 1]);
+            score[i] = again ? score[i - 1] : evaluate(p, models[i], t->fold);
+            fits += !again;
+        }
+        for (size_t q = j, i = 0; q < end; q++) {
+            size_t c = t->cands[q], at = c * p->k + t->fold;
+            while (max_iters[i] != cand[c].max_iter) i++;
+            const logreg_model *m = models[i];
+            int used = 0;
             for (size_t v = 0; v < m->nvec; v++)
                 if (m->n_iter[v] > used) used = m->n_iter[v];
-            score = evaluate(p, m, t->fold);
-            fits++;
+            r->score[at] = score[i];
+            r->fit_time[at] = took;
+            r->hit_max_iter[at] = used >= cand[c].max_iter;
+            r->stalled[at] = m->nstalled > 0;
         }
-        r->score[at] = score;
-        r->fit_time[at] = took;
-        r->hit_max_iter[at] = used >= cp->max_iter;
+        logreg_free(warm);
+        warm = NULL;
+        for (size_t i = 0; i < nm; i++) {
+            if (i == 0 && !p->exact) warm = models[0];
+            else logreg_free(models[i]);
+        }
     }
-    logreg_free(m);
+    logreg_free(warm);
+    free(max_iters);
+    free(models);
+    free(score);
     pthread_mutex_lock(&p->mu);
     p->nfits += fits;
     pthread_mutex_unlock(&p->mu);
@@ -415,44 +466,53 @@ static void *worker(void *arg)
     }
 }
 
-/* same candidate but for max_iter? (every grid value other than max_iter
- * has the same text; everything outside the grid comes from one base) */
-static int same_but_max_iter(const gs_grid *g, size_t a, size_t b)
+/* the same candidate but for the key `free_key` and max_iter? (every other
+ * grid value has the same text; everything outside the grid comes from one
+ * base) */
+static int same_but(const gs_grid *g, size_t a, size_t b, const char *free_key)
 {
-    for (size_t i = 0; i < g->nkeys; i++)
-        if (strcmp(g->keys[i], "max_iter") != 0 && strcmp(g->text[a * g->nkeys + i], g->text[b * g->nkeys + i]) != 0)
-            return 0;
+    for (size_t i = 0; i < g->nkeys; i++) {
+        const char *key = g->keys[i];
+        if (strcmp(key, "max_iter") == 0 || (free_key && strcmp(key, free_key) == 0)) continue;
+        if (strcmp(g->text[a * g->nkeys + i], g->text[b * g->nkeys + i]) != 0) return 0;
+    }
     return 1;
 }
 
-static int cmp_max_iter_desc(const void *a, const void *b, void *params)
+/* the order of a chain: C ascending, then max_iter descending, then grid order */
+static int cmp_chain(const void *a, const void *b, void *params)
 {
     const lr_params *cand = params;
-    long x = cand[*(const size_t *)a].max_iter, y = cand[*(const size_t *)b].max_iter;
-    if (x != y) return x > y ? -1 : 1;
-    return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (cand[i].C != cand[j].C) return cand[i].C < cand[j].C ? -1 : 1;
+    if (cand[i].max_iter != cand[j].max_iter) return cand[i].max_iter > cand[j].max_iter ? -1 : 1;
+    return i < j ? -1 : i > j;
 }
 
+/* likely-longest tasks first: L1, then the largest C (a chain's last), so
+ * that no thread is left with one long fit at the end */
 static int cmp_task_cost(const void *a, const void *b, void *params)
 {
     const task *x = a, *y = b;
-    const lr_params *cand = params, *px = &cand[x->cands[0]], *py = &cand[y->cands[0]];
+    const lr_params *cand = params, *px = &cand[x->cands[x->ncands - 1]], *py = &cand[y->cands[y->ncands - 1]];
     if (px->penalty != py->penalty) return px->penalty == LR_L1 ? -1 : 1;
     if (px->C != py->C) return px->C > py->C ? -1 : 1;
     if (x->cands[0] != y->cands[0]) return x->cands[0] < y->cands[0] ? -1 : 1;
     return x->fold < y->fold ? -1 : x->fold > y->fold;
 }
 
-void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k, gs_scoring s, int jobs,
+void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k, gs_scoring s, const gs_opts *o,
             gs_result *r)
 {
     memset(r, 0, sizeof *r);
     size_t nc = g->ncand;
     r->ncand = nc;
     r->k = k;
+    r->exact = o->exact;
     r->score = xcalloc(nc * k, sizeof *r->score);
     r->fit_time = xcalloc(nc * k, sizeof *r->fit_time);
     r->hit_max_iter = xcalloc(nc * k, sizeof *r->hit_max_iter);
+    r->stalled = xcalloc(nc * k, sizeof *r->stalled);
     r->mean = xcalloc(nc, sizeof *r->mean);
     r->std = xcalloc(nc, sizeof *r->std);
     r->mean_time = xcalloc(nc, sizeof *r->mean_time);
@@ -464,6 +524,7 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
     p.g = g;
     p.k = k;
     p.scoring = s;
+    p.exact = o->exact;
     p.r = r;
     pthread_mutex_init(&p.mu, NULL);
     p.train = xcalloc(k, sizeof *p.train);
@@ -480,28 +541,26 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
             else p.train[f][p.ntrain[f]++] = i;
         }
 
-    /* group the candidates that differ only in max_iter */
-    size_t *group_of = xmalloc(nc * sizeof *group_of), ngroups = 0;
+    /* the chains: candidates that differ only in max_iter (exact), or in C
+     * and max_iter (fast) */
+    const char *free_key = o->exact ? NULL : "C";
+    size_t ngroups = 0;
     size_t **members = xmalloc(nc * sizeof *members), *nmembers = xcalloc(nc, sizeof *nmembers);
     for (size_t c = 0; c < nc; c++) {
         size_t gi = ngroups;
-        for (size_t h = 0; h < ngroups; h++)
-            if (same_but_max_iter(g, members[h][0], c)) gi = h;
+        for (size_t h = 0; h < ngroups && gi == ngroups; h++)
+            if (same_but(g, members[h][0], c, free_key)) gi = h;
         if (gi == ngroups) members[ngroups++] = xmalloc(nc * sizeof **members);
         members[gi][nmembers[gi]++] = c;
-        group_of[c] = gi;
     }
-    for (size_t h = 0; h < ngroups; h++)
-        qsort_r(members[h], nmembers[h], sizeof **members, cmp_max_iter_desc, g->cand);
+    for (size_t h = 0; h < ngroups; h++) qsort_r(members[h], nmembers[h], sizeof **members, cmp_chain, g->cand);
     p.ntasks = ngroups * k;
     p.tasks = xmalloc(p.ntasks * sizeof *p.tasks);
     for (size_t h = 0; h < ngroups; h++)
         for (size_t f = 0; f < k; f++) p.tasks[h * k + f] = (task){f, members[h], nmembers[h]};
-    /* likely-longest fits first (L1, then large C), so that the threads do
-     * not wait on one long fit at the end; results do not depend on order */
     qsort_r(p.tasks, p.ntasks, sizeof *p.tasks, cmp_task_cost, g->cand);
 
-    size_t nthreads = (size_t)(jobs < 1 ? 1 : jobs);
+    size_t nthreads = (size_t)(o->jobs < 1 ? 1 : o->jobs);
     if (nthreads > p.ntasks) nthreads = p.ntasks;
     if (nthreads <= 1) {
         worker(&p);
@@ -517,9 +576,11 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
     for (size_t c = 0; c < nc; c++) {
         double sum = 0, tsum = 0;
         for (size_t f = 0; f < k; f++) {
-            sum += r->score[c * k + f];
-            tsum += r->fit_time[c * k + f];
-            r->nhit += (size_t)r->hit_max_iter[c * k + f];
+            size_t at = c * k + f;
+            sum += r->score[at];
+            tsum += r->fit_time[at];
+            r->nhit += (size_t)r->hit_max_iter[at];
+            r->nstalled += (size_t)(r->stalled[at] && !r->hit_max_iter[at]);
         }
         r->mean[c] = sum / (double)k;
         r->mean_time[c] = tsum / (double)k;
@@ -535,7 +596,7 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
     /* scikit-learn's rankdata(-mean, method='min'); the best is the first of rank 1 */
     for (size_t c = 0; c < nc; c++) {
         int better = 0;
-        for (size_t o = 0; o < nc; o++) better += r->mean[o] > r->mean[c];
+        for (size_t o2 = 0; o2 < nc; o2++) better += r->mean[o2] > r->mean[c];
         r->rank[c] = 1 + better;
     }
     r->best = 0;
@@ -544,7 +605,6 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
     for (size_t h = 0; h < ngroups; h++) free(members[h]);
     free(members);
     free(nmembers);
-    free(group_of);
     free(p.tasks);
     for (size_t f = 0; f < k; f++) {
         free(p.train[f]);
@@ -562,6 +622,7 @@ void gs_result_free(gs_result *r)
     free(r->score);
     free(r->fit_time);
     free(r->hit_max_iter);
+    free(r->stalled);
     free(r->mean);
     free(r->std);
     free(r->mean_time);
@@ -652,7 +713,7 @@ void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_s
     }
     for (size_t c = 0; c < r->ncand; c++) {
         int converged = 1;
-        for (size_t f = 0; f < r->k; f++) converged &= !r->hit_max_iter[c * r->k + f];
+        for (size_t f = 0; f < r->k; f++) converged &= !r->hit_max_iter[c * r->k + f] && !r->stalled[c * r->k + f];
         if (csv) {
             snprintf(num, sizeof num, "%d", r->rank[c]);
             sb_adds(&b, num);
@@ -721,6 +782,6 @@ char *gs_summary_json(const gs_grid *g, const gs_result *r, gs_scoring s)
         if (f) sb_addc(&b, ',');
         add_num(&b, r->score[r->best * r->k + f]);
     }
-    sb_adds(&b, "]}");
+    sb_adds(&b, r->exact ? "],\"search\":\"exact\"}" : "],\"search\":\"fast\"}");
     return b.s;
 }

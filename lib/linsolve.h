@@ -91,12 +91,56 @@ static inline uint32_t linsolve_rng_below(linsolve_rng *r, uint32_t range)
 /* liblinear's tolerance for a subproblem: eps * max(min(#pos, #neg), 1) / l */
 double linsolve_primal_tol(const linsolve_problem *p, double eps);
 
-/* Each solver starts from w = 0, writes the n weights and returns the
- * number of iterations taken (a value >= max_iter means it stopped there
- * rather than converging, as scikit-learn reads it). tol is the already
- * scaled tolerance (linsolve_primal_tol). */
-int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, double *w);
+/* What a solve does beyond liblinear's; a NULL linsolve_ctl, or one with
+ * only snapshots, is liblinear exactly.
+ *
+ * w0: a warm start, the n weights to begin at instead of 0 (the solution
+ * at a neighbouring C). The stopping rule stays relative to the gradient at
+ * w = 0, computed as a cold start would, so that a tolerance means the same
+ * with and without a warm start (liblinear 2.x's TRON does the same).
+ * newGLMNET's inner tolerance starts where a cold start would have it at
+ * that point (the violation relative to w = 0's), not at 1.
+ *
+ * stop_stalled: L1 only. Near its optimum newGLMNET can fail to meet its
+ * tolerance for good: the objective stops decreasing (by less than 1e-12 of
+ * itself), the line search cannot tell a better point from rounding, and the
+ * solver spins to max_iter (scikit-learn's liblinear does the same, at the
+ * same cost). With this set it stops once the objective has decreased by
+ * at most LINSOLVE_STALL_REL of itself over LINSOLVE_STALL_ITERS Newton
+ * iterations, and sets stalled. TRON has such a rule of its own already.
+ *
+ * Snapshots: what the same solve with a smaller max_iter m would return.
+ * The solve runs exactly as it would with m up to where that one stops (at
+ * the top of the iteration loop, m iterations done): the weights there, and
+ * for L1 the random state (the next subproblem starts from it), are the
+ * smaller run's result. So one solve serves every max_iter of a grid, at
+ * the cost of the largest alone. */
+typedef struct linsolve_snap {
+    int at;             /* in: m, less than the solve's max_iter */
+    double *w;          /* in: room for n weights; out: the weights at m */
+    linsolve_rng rng;   /* out (L1): the random state at m */
+    int taken;          /* out: 1 if the solve got there; 0 if it ended sooner,
+                           and then its own result is the smaller run's */
+} linsolve_snap;
+
+typedef struct linsolve_ctl {
+    const double *w0;   /* in: warm start, or NULL for w = 0 */
+    int stop_stalled;   /* in */
+    int stalled;        /* out: 1 when the stall rule ended the solve */
+    size_t nsnap;       /* in: snapshots to take */
+    linsolve_snap *snap;
+} linsolve_ctl;
+
+#define LINSOLVE_STALL_ITERS 5
+#define LINSOLVE_STALL_REL 1e-12
+
+/* Each solver writes the n weights and returns the number of iterations
+ * taken (a value >= max_iter means it stopped there rather than
+ * converging, as scikit-learn reads it). tol is the already scaled
+ * tolerance (linsolve_primal_tol). ctl may be NULL: start from w = 0 and
+ * stop by liblinear's rules only. */
+int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w);
 int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double tol, int max_iter,
-                    linsolve_rng *rng, double *w);
+                    linsolve_rng *rng, linsolve_ctl *ctl, double *w);
 
 #endif

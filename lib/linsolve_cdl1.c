@@ -50,8 +50,35 @@ static void swap_int(int *a, int *b)
 static double dmin(double a, double b) { return a < b ? a : b; }
 static double dmax(double a, double b) { return a > b ? a : b; }
 
+/* The first Newton iteration's Gnorm1 (the 1-norm of the minimum-norm
+ * subgradient over all features) at w = 0, in the order and arithmetic the
+ * solver's own first iteration uses there: the reference of its stopping
+ * rule, for a warm start. At w = 0 every exp(w'x) is 1, so tau = C / 2. */
+static double gnorm1_at_zero(const linsolve_problem *p, const linsolve_cols *cols, const double *xjneg_sum)
+{
+    const size_t *cp = cols->colptr;
+    double sum = 0;
+    for (size_t j = 0; j < p->n; j++) {
+        double tmp = 0;
+        for (size_t k = cp[j]; k < cp[j + 1]; k++) tmp += cols->val[k] * (p->C[cols->row[k]] * (1 / (1 + exp(0.0))));
+        double G = -tmp + xjneg_sum[j], Gp = G + 1, Gn = G - 1;
+        if (Gp < 0) sum += -Gp;
+        else if (Gn > 0) sum += Gn;
+    }
+    return sum;
+}
+
+/* The objective |w|_1 + sum_i C_i log(1 + exp(-y_i w'x_i)) from the
+ * solver's exp(w'x), for the stall rule. */
+static double l1_objective(int l, const signed char *y, const double *C, const double *exp_wTx, double w_norm)
+{
+    double loss = 0;
+    for (int i = 0; i < l; i++) loss += C[i] * (y[i] > 0 ? log1p(1 / exp_wTx[i]) : log1p(exp_wTx[i]));
+    return w_norm + loss;
+}
+
 int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double eps, int max_newton_iter,
-                    linsolve_rng *rng, double *w)
+                    linsolve_rng *rng, linsolve_ctl *ctl, double *w)
 {
     const int l = (int)p->l, w_size = (int)p->n;
     const int max_iter = 1000, max_num_linesearch = 20;
@@ -73,7 +100,7 @@ int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double
     double *xD = xmalloc(cp[w_size] * sizeof *xD);
     double *xTd = lmem, *exp_wTx = xTd + l, *exp_wTx_new = exp_wTx + l, *tau = exp_wTx_new + l, *D = tau + l;
 
-    for (int j = 0; j < w_size; j++) w[j] = 0;
+    for (int j = 0; j < w_size; j++) w[j] = ctl && ctl->w0 ? ctl->w0[j] : 0;
     for (int j = 0; j < l; j++) {
         y[j] = p->y[j] > 0 ? 1 : -1;
         exp_wTx[j] = 0;
@@ -97,8 +124,25 @@ int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double
         tau[j] = C[j] * tau_tmp;
         D[j] = C[j] * exp_wTx[j] * tau_tmp * tau_tmp;
     }
+    int warm = ctl && ctl->w0, stall = ctl && ctl->stop_stalled;
+    if (ctl) {
+        ctl->stalled = 0;
+        for (size_t k = 0; k < ctl->nsnap; k++) ctl->snap[k].taken = 0;
+    }
+    if (warm) Gnorm1_init = gnorm1_at_zero(p, cols, xjneg_sum);
+    /* the objective after each of the last LINSOLVE_STALL_ITERS Newton
+     * iterations, kept up to date from the line search's own difference */
+    double F = 0, F_hist[LINSOLVE_STALL_ITERS + 1];
+    if (stall) F_hist[0] = F = l1_objective(l, y, C, exp_wTx, w_norm);
 
     while (newton_iter < max_newton_iter) {
+        /* a run with max_iter m ends here when newton_iter = m */
+        for (size_t k = 0; ctl && k < ctl->nsnap; k++)
+            if (newton_iter == ctl->snap[k].at) {
+                memcpy(ctl->snap[k].w, w, (size_t)w_size * sizeof *w);
+                ctl->snap[k].rng = *rng;
+                ctl->snap[k].taken = 1;
+            }
         Gmax_new = 0;
         Gnorm1_new = 0;
         active_size = w_size;
@@ -131,7 +175,13 @@ int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double
             Gmax_new = dmax(Gmax_new, violation);
             Gnorm1_new += violation;
         }
-        if (newton_iter == 0) Gnorm1_init = Gnorm1_new;
+        if (newton_iter == 0 && !warm) Gnorm1_init = Gnorm1_new;
+        /* a warm start is already near the optimum: solving its first
+         * quadratic models only as well as a cold start's first ones
+         * (inner_eps 1) would take one Newton iteration per quarter the
+         * violation has shrunk by; begin where a cold start would be at
+         * this violation */
+        if (newton_iter == 0 && warm) inner_eps = dmin(1, Gnorm1_new / Gnorm1_init);
         /* converged, or the inner loop changed nothing ten times running */
         if (Gnorm1_new <= eps * Gnorm1_init || QP_no_change >= 10) break;
         QP_no_change++;
@@ -211,6 +261,7 @@ int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double
                 cond += C[i] * log((1 + exp_wTx_new[i]) / (exp_xTd + exp_wTx_new[i]));
             }
             if (cond <= 0) {
+                F += cond + sigma * delta; /* cond is F(new) - F(w) - sigma delta */
                 w_norm = w_norm_new;
                 for (int j = 0; j < w_size; j++) w[j] = wpd[j];
                 for (int i = 0; i < l; i++) {
@@ -242,6 +293,15 @@ int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double
         if (iter == 1) inner_eps *= 0.25;
         newton_iter++;
         Gmax_old = Gmax_new;
+        if (stall) {
+            F_hist[newton_iter % (LINSOLVE_STALL_ITERS + 1)] = F;
+            if (newton_iter >= LINSOLVE_STALL_ITERS &&
+                F_hist[(newton_iter - LINSOLVE_STALL_ITERS) % (LINSOLVE_STALL_ITERS + 1)] - F <=
+                    LINSOLVE_STALL_REL * fabs(F)) {
+                ctl->stalled = 1;
+                break;
+            }
+        }
     }
 
     free(index);

@@ -129,7 +129,7 @@ static int trcg(lr_fun *f, int n, double delta, const double *g, double *s, doub
 static double dmin(double a, double b) { return a < b ? a : b; }
 static double dmax(double a, double b) { return a > b ? a : b; }
 
-int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, double *w)
+int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w)
 {
     pthread_once(&blas_once, blas_single_thread);
     /* the trust-region constants of TRON */
@@ -145,9 +145,26 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, double 
     grad(&f, w, g);
     double delta = cblas_dnrm2(n, g, 1);
     double gnorm1 = delta, gnorm = gnorm1;
+    if (ctl) {
+        ctl->stalled = 0;
+        for (size_t k = 0; k < ctl->nsnap; k++) ctl->snap[k].taken = 0;
+    }
+    if (ctl && ctl->w0) {
+        /* warm start: the tolerance stays relative to |g(0)| */
+        memcpy(w, ctl->w0, p->n * sizeof *w);
+        fv = fun(&f, w);
+        grad(&f, w, g);
+        delta = gnorm = cblas_dnrm2(n, g, 1);
+    }
     int search = !(gnorm <= tol * gnorm1);
     int iter = 1;
     while (iter <= max_iter && search) {
+        /* a run with max_iter m ends here when iter = m + 1 (first time) */
+        for (size_t k = 0; ctl && k < ctl->nsnap; k++)
+            if (iter == ctl->snap[k].at + 1 && !ctl->snap[k].taken) {
+                memcpy(ctl->snap[k].w, w, p->n * sizeof *w);
+                ctl->snap[k].taken = 1;
+            }
         trcg(&f, n, delta, g, s, r, d, Hd);
         memcpy(w_new, w, p->n * sizeof *w);
         cblas_daxpy(n, 1.0, s, 1, w_new, 1);

@@ -252,16 +252,35 @@ int lr_class_weights(const lr_params *p, char *const *labels, size_t nclasses, c
 
 /* -------------------------------------------------------------- training */
 
-logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p)
+/* The rows of a fit as liblinear lays them out: grouped by class (input
+ * order within a class), as CSR with the bias column last, and by columns
+ * for L1; y and C are set per subproblem. */
+typedef struct lr_setup {
+    size_t K, dim, nrows;
+    size_t *start; /* K + 1: where each class's rows begin */
+    linsolve_problem prob;
+    linsolve_cols cols;
+    size_t *rowptr;
+    uint32_t *idx;
+    double *val, *y, *C;
+} lr_setup;
+
+/* the rows' class counts; dies when a class has none */
+static size_t *class_counts(const lr_data *d, const size_t *rows, size_t nrows)
 {
-    if (!rows) nrows = d->n;
     size_t K = d->nclasses;
     size_t *counts = xcalloc(K, sizeof *counts);
     for (size_t r = 0; r < nrows; r++) counts[d->cls[rows ? rows[r] : r]]++;
     for (size_t c = 0; c < K; c++)
         if (!counts[c]) die("class '%s' has no training rows", d->labels[c]);
     if (K < 2) die("one class ('%s') only: logistic regression needs two or more", d->labels[0]);
+    return counts;
+}
 
+/* an untrained model of d's classes with options p */
+static logreg_model *model_new(const lr_data *d, const size_t *counts, const lr_params *p)
+{
+    size_t K = d->nclasses;
     logreg_model *m = xcalloc(1, sizeof *m);
     m->nclasses = K;
     m->labels = xmalloc(K * sizeof *m->labels);
@@ -273,79 +292,188 @@ logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, c
     const char *bad = NULL;
     if (lr_class_weights(p, d->labels, K, counts, m->class_weight, &bad) < 0)
         die("--class-weight: no class '%s' in the training data", bad);
+    m->coef = xcalloc(m->nvec * (size_t)d->dim, sizeof *m->coef);
+    m->intercept = xcalloc(m->nvec, sizeof *m->intercept);
+    m->n_iter = xcalloc(m->nvec, sizeof *m->n_iter);
+    return m;
+}
 
-    /* liblinear's row order: grouped by class, input order within a class */
-    size_t *start = xcalloc(K + 1, sizeof *start);
-    for (size_t c = 0; c < K; c++) start[c + 1] = start[c] + counts[c];
+static void setup_build(lr_setup *s, const lr_data *d, const size_t *rows, size_t nrows, const size_t *counts,
+                        const lr_params *p)
+{
+    size_t K = d->nclasses;
+    memset(s, 0, sizeof *s);
+    s->K = K;
+    s->nrows = nrows;
+    s->start = xcalloc(K + 1, sizeof *s->start);
+    for (size_t c = 0; c < K; c++) s->start[c + 1] = s->start[c] + counts[c];
     size_t *perm = xmalloc(nrows * sizeof *perm);
     for (size_t r = 0; r < nrows; r++) {
         size_t row = rows ? rows[r] : r;
-        perm[start[d->cls[row]]++] = row;
+        perm[s->start[d->cls[row]]++] = row;
     }
-    for (size_t c = K; c > 0; c--) start[c] = start[c - 1];
-    start[0] = 0;
+    for (size_t c = K; c > 0; c--) s->start[c] = s->start[c - 1];
+    s->start[0] = 0;
 
-    /* the subproblem's matrix: the rows in that order, the bias column last */
     size_t dim = (size_t)d->dim, n = dim + (p->fit_intercept ? 1 : 0), nnz = 0;
     if (n > INT_MAX || nrows > INT_MAX) die("%zu features or %zu rows: more than liblinear's solvers take", dim, nrows);
+    s->dim = dim;
     for (size_t r = 0; r < nrows; r++) nnz += d->rowptr[perm[r] + 1] - d->rowptr[perm[r]];
     nnz += p->fit_intercept ? nrows : 0;
-    size_t *rowptr = xmalloc((nrows + 1) * sizeof *rowptr);
-    uint32_t *idx = xmalloc(nnz * sizeof *idx);
-    double *val = xmalloc(nnz * sizeof *val);
+    s->rowptr = xmalloc((nrows + 1) * sizeof *s->rowptr);
+    s->idx = xmalloc(nnz * sizeof *s->idx);
+    s->val = xmalloc(nnz * sizeof *s->val);
     size_t k = 0;
-    rowptr[0] = 0;
+    s->rowptr[0] = 0;
     for (size_t r = 0; r < nrows; r++) {
         size_t a = d->rowptr[perm[r]], b = d->rowptr[perm[r] + 1];
-        memcpy(idx + k, d->idx + a, (b - a) * sizeof *idx);
-        memcpy(val + k, d->val + a, (b - a) * sizeof *val);
+        memcpy(s->idx + k, d->idx + a, (b - a) * sizeof *s->idx);
+        memcpy(s->val + k, d->val + a, (b - a) * sizeof *s->val);
         k += b - a;
         if (p->fit_intercept) {
-            idx[k] = (uint32_t)dim;
-            val[k++] = p->intercept_scaling;
+            s->idx[k] = (uint32_t)dim;
+            s->val[k++] = p->intercept_scaling;
         }
-        rowptr[r + 1] = k;
+        s->rowptr[r + 1] = k;
     }
-    double *y = xmalloc(nrows * sizeof *y), *C = xmalloc(nrows * sizeof *C);
-    linsolve_problem prob = {nrows, n, rowptr, idx, val, y, C};
-    linsolve_cols cols = {0};
-    linsolve_rng rng;
-    if (p->penalty == LR_L1) {
-        linsolve_cols_build(&cols, &prob);
-        /* seeded once per model: the classes draw from one stream in turn */
-        linsolve_rng_seed(&rng, p->seed);
-    }
-    double *w = xmalloc(n * sizeof *w);
-    m->coef = xcalloc(m->nvec * dim, sizeof *m->coef);
-    m->intercept = xcalloc(m->nvec, sizeof *m->intercept);
-    m->n_iter = xcalloc(m->nvec, sizeof *m->n_iter);
-    int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
-    for (size_t v = 0; v < m->nvec; v++) {
-        size_t pos = K == 2 ? 1 : v;
-        double Cp = p->C * m->class_weight[pos];
-        double Cn = K == 2 ? p->C * m->class_weight[0] : p->C;
-        for (size_t c = 0; c < K; c++)
-            for (size_t i = start[c]; i < start[c + 1]; i++) {
-                y[i] = c == pos ? 1 : -1;
-                C[i] = c == pos ? Cp : Cn;
-            }
-        double tol = linsolve_primal_tol(&prob, p->tol);
-        m->n_iter[v] = p->penalty == LR_L1 ? linsolve_l1r_lr(&prob, &cols, tol, max_iter, &rng, w)
-                                           : linsolve_l2r_lr(&prob, tol, max_iter, w);
-        memcpy(m->coef + v * dim, w, dim * sizeof *w);
-        if (p->fit_intercept) m->intercept[v] = p->intercept_scaling * w[dim];
-    }
-    free(w);
-    linsolve_cols_free(&cols);
-    free(y);
-    free(C);
-    free(rowptr);
-    free(idx);
-    free(val);
     free(perm);
-    free(start);
-    free(counts);
+    s->y = xmalloc(nrows * sizeof *s->y);
+    s->C = xmalloc(nrows * sizeof *s->C);
+    s->prob = (linsolve_problem){nrows, n, s->rowptr, s->idx, s->val, s->y, s->C};
+    if (p->penalty == LR_L1) linsolve_cols_build(&s->cols, &s->prob);
+}
+
+static void setup_free(lr_setup *s)
+{
+    linsolve_cols_free(&s->cols);
+    free(s->start);
+    free(s->rowptr);
+    free(s->idx);
+    free(s->val);
+    free(s->y);
+    free(s->C);
+    memset(s, 0, sizeof *s);
+}
+
+/* Solves subproblem v of m (its options and class weights) into w; returns
+ * the iterations. */
+static int solve(lr_setup *s, const logreg_model *m, size_t v, linsolve_rng *rng, linsolve_ctl *ctl, double *w)
+{
+    const lr_params *p = &m->params;
+    size_t K = s->K, pos = K == 2 ? 1 : v;
+    double Cp = p->C * m->class_weight[pos];
+    double Cn = K == 2 ? p->C * m->class_weight[0] : p->C;
+    for (size_t c = 0; c < K; c++)
+        for (size_t i = s->start[c]; i < s->start[c + 1]; i++) {
+            s->y[i] = c == pos ? 1 : -1;
+            s->C[i] = c == pos ? Cp : Cn;
+        }
+    double tol = linsolve_primal_tol(&s->prob, p->tol);
+    int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
+    return p->penalty == LR_L1 ? linsolve_l1r_lr(&s->prob, &s->cols, tol, max_iter, rng, ctl, w)
+                               : linsolve_l2r_lr(&s->prob, tol, max_iter, ctl, w);
+}
+
+static void store(logreg_model *m, size_t v, const double *w, int n_iter, int stalled)
+{
+    size_t dim = (size_t)m->dim;
+    memcpy(m->coef + v * dim, w, dim * sizeof *w);
+    if (m->params.fit_intercept) m->intercept[v] = m->params.intercept_scaling * w[dim];
+    m->n_iter[v] = n_iter;
+    m->nstalled += (size_t)stalled;
+}
+
+logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p)
+{
+    return logreg_train_opts(d, rows, nrows, p, NULL);
+}
+
+logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p,
+                                 const lr_fit_opts *o)
+{
+    logreg_model *m;
+    long max_iter = p->max_iter;
+    logreg_train_multi(d, rows, nrows, p, o, &max_iter, 1, &m);
     return m;
+}
+
+void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, const lr_fit_opts *o,
+                        const long *max_iters, size_t nmax, logreg_model **out)
+{
+    if (!rows) nrows = d->n;
+    size_t *counts = class_counts(d, rows, nrows);
+    for (size_t i = 0; i < nmax; i++) {
+        if (i && !(max_iters[i] < max_iters[i - 1])) die("internal error: max_iter values not strictly decreasing");
+        lr_params pi = *p;
+        pi.max_iter = max_iters[i];
+        out[i] = model_new(d, counts, &pi);
+    }
+    lr_setup s;
+    setup_build(&s, d, rows, nrows, counts, p);
+    logreg_model *m = out[0];
+    const logreg_model *warm = o ? o->warm : NULL;
+    if (warm && (warm->nvec != m->nvec || warm->dim != m->dim || warm->params.fit_intercept != p->fit_intercept))
+        die("internal error: a warm start from a model of another shape");
+
+    size_t n = s.prob.n;
+    double *w = xmalloc(n * sizeof *w), *w0 = warm ? xmalloc(n * sizeof *w0) : NULL;
+    /* one random stream per max_iter, seeded once per model: the classes
+     * draw from it in turn (L1) */
+    linsolve_rng *rng = xmalloc(nmax * sizeof *rng);
+    if (p->penalty == LR_L1)
+        for (size_t i = 0; i < nmax; i++) linsolve_rng_seed(&rng[i], p->seed);
+    /* A smaller max_iter follows the largest one's solves, from snapshots,
+     * until a subproblem reaches it: from the next subproblem on its random
+     * state differs, and it solves on its own ("alone"). */
+    linsolve_snap *snap = xcalloc(nmax, sizeof *snap);
+    size_t *snap_of = xmalloc(nmax * sizeof *snap_of);
+    for (size_t i = 0; i < nmax; i++) snap[i].w = xmalloc(n * sizeof *snap[i].w);
+    int *alone = xcalloc(nmax, sizeof *alone), *alone_next = xcalloc(nmax, sizeof *alone_next);
+    int stop_stalled = o ? o->stop_stalled : 0;
+
+    for (size_t v = 0; v < m->nvec; v++) {
+        if (warm) {
+            memcpy(w0, warm->coef + v * s.dim, s.dim * sizeof *w0);
+            if (p->fit_intercept) w0[s.dim] = warm->intercept[v] / warm->params.intercept_scaling;
+        }
+        size_t ns = 0;
+        for (size_t i = 1; i < nmax; i++)
+            if (!alone[i]) {
+                snap[ns].at = (int)max_iters[i];
+                snap_of[ns++] = i;
+            }
+        linsolve_ctl ctl = {w0, stop_stalled, 0, ns, snap};
+        int it = solve(&s, m, v, &rng[0], &ctl, w);
+        store(m, v, w, it, ctl.stalled);
+        for (size_t k = 0; k < ns; k++) {
+            size_t i = snap_of[k];
+            if (!snap[k].taken) {
+                store(out[i], v, w, it, ctl.stalled);
+                rng[i] = rng[0];
+            } else {
+                store(out[i], v, snap[k].w, snap[k].at, 0);
+                rng[i] = snap[k].rng;
+                alone_next[i] = 1;
+            }
+        }
+        for (size_t i = 1; i < nmax; i++)
+            if (alone[i]) {
+                linsolve_ctl own = {w0, stop_stalled, 0, 0, NULL};
+                int own_it = solve(&s, out[i], v, &rng[i], &own, w);
+                store(out[i], v, w, own_it, own.stalled);
+            }
+        for (size_t i = 1; i < nmax; i++) alone[i] |= alone_next[i];
+    }
+    for (size_t i = 0; i < nmax; i++) free(snap[i].w);
+    free(snap);
+    free(snap_of);
+    free(alone);
+    free(alone_next);
+    free(rng);
+    free(w);
+    free(w0);
+    setup_free(&s);
+    free(counts);
 }
 
 int logreg_hit_max_iter(const logreg_model *m)

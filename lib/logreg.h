@@ -101,6 +101,7 @@ typedef struct logreg_model {
     lr_params params;    /* the options it was trained with */
     double *class_weight;/* nclasses: the weights used */
     int *n_iter;         /* nvec: solver iterations */
+    size_t nstalled;     /* subproblems the stall rule ended (lr_fit_opts; never saved) */
     char *cv_json;       /* optional JSON object saved as "cv" (grid search summary) */
 } logreg_model;
 
@@ -109,6 +110,26 @@ typedef struct logreg_model {
  * one of these rows (the caller makes sure). Deterministic for a given seed;
  * safe to call from several threads at once. */
 logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p);
+
+/* The grid search's fast mode (lib/linsolve's linsolve_ctl): warm, a model
+ * of the same rows' classes, dimension and intercept setting (the fit at a
+ * neighbouring C) whose weights each subproblem starts from; stop_stalled,
+ * end an L1 subproblem whose objective has stopped decreasing (counted in
+ * nstalled). NULL opts, or {NULL, 0}, is logreg_train: scikit-learn's fit. */
+typedef struct lr_fit_opts {
+    const logreg_model *warm;
+    int stop_stalled;
+} lr_fit_opts;
+
+logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p,
+                                 const lr_fit_opts *o);
+/* The models of several max_iter values at once: out[i] is what
+ * logreg_train_opts gives with max_iter = max_iters[i], to the bit, where
+ * max_iters (nmax of them) strictly decrease. A smaller max_iter shares the
+ * largest one's solves, from snapshots where it would have stopped
+ * (lib/linsolve), so the whole costs about what the largest alone does. */
+void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, const lr_fit_opts *o,
+                        const long *max_iters, size_t nmax, logreg_model **out);
 /* 1 when some subproblem stopped at max_iter (scikit-learn's
  * ConvergenceWarning: n_iter >= max_iter) */
 int logreg_hit_max_iter(const logreg_model *m);

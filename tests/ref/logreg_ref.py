@@ -59,6 +59,23 @@ DECISION_EVERY = 5
 SKLEARN_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))
 
 
+class LiblinearSeed(np.random.RandomState):
+    """A random_state that hands liblinear the given number itself as its
+    seed (scikit-learn passes random_state.randint(INT_MAX)), so that
+    scikit-learn's L1 fits visit coordinates in the order `logreg --seed N`
+    does for any N. Survives clone() and pickling (GridSearchCV's workers)."""
+
+    def __init__(self, seed):
+        super().__init__(0)
+        self.liblinear_seed = seed
+
+    def randint(self, *args, **kwargs):
+        return self.liblinear_seed
+
+    def __reduce__(self):
+        return (LiblinearSeed, (self.liblinear_seed,))
+
+
 class LiblinearOvR(LinearClassifierMixin, BaseEstimator):
     """liblinear's one-vs-rest logistic regression, as
     LogisticRegression(solver='liblinear', multi_class='ovr') fitted it up to
