@@ -6,6 +6,7 @@
  * the model lib/bert). Labels are mapped to class ids in byte order and
  * saved as id2label/label2id. */
 #include "bert.h"
+#include "bert_cuda.h"
 #include "common.h"
 #include "logreg.h"
 #include "ndjson.h"
@@ -70,6 +71,13 @@ static const char usage_text[] =
     "  --log-every N          a training record every N steps (default: 1)\n"
     "  -s, --seed N           seed for shuffling, dropout and new weights (default: 42)\n"
     "  -j, --threads N        BLAS threads (default: OpenBLAS's choice)\n"
+    "  --device NAME          cpu, cuda (an NVIDIA GPU) or auto (cuda when there\n"
+    "                         is one, else cpu) (default: cpu)\n"
+    "  --precision NAME       on the GPU: fp32, tf32 (TF32 matrix products), bf16\n"
+    "                         or fp16 (dynamic loss scaling); master weights stay\n"
+    "                         fp32 (default: fp32; the CPU computes in fp32)\n"
+    "  --deterministic        on the GPU: every reduction in a fixed order, so that\n"
+    "                         two runs give the same files (the CPU always does)\n"
     "  --progress             a progress bar on standard error even when it is not\n"
     "                         a terminal (default: only on a terminal)\n"
     "  -q, --quiet            no progress bar, notes or warnings\n"
@@ -79,7 +87,8 @@ static const char usage_text[] =
     "model.safetensors, vocab.txt and tokenizer files (copied), training_args.json,\n"
     "trainer_state.json and train_log.jsonl; it loads in HF transformers. Every\n"
     "file is written atomically, model.safetensors last. The same inputs, seed and\n"
-    "threads give byte-identical files, resumed or not.\n"
+    "threads give byte-identical files, resumed or not (on the GPU: the same\n"
+    "device, precision and --deterministic).\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
     "\n"
     "Example:\n"
@@ -92,7 +101,7 @@ enum {
     OPT_GRAD_ACCUM = 256, OPT_LR, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_WARMUP_STEPS, OPT_MAX_GRAD_NORM, OPT_LABEL_FIELD,
     OPT_VAL, OPT_MAX_STEPS, OPT_BUCKET, OPT_SCHEDULE, OPT_CLASS_WEIGHT, OPT_GAMMA, OPT_EVAL_EVERY, OPT_EVAL_BATCH,
     OPT_METRIC, OPT_PATIENCE, OPT_CHECKPOINT_DIR, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY,
-    OPT_PROGRESS, OPT_CRASH_AFTER,
+    OPT_PROGRESS, OPT_CRASH_AFTER, OPT_DEVICE, OPT_PRECISION, OPT_DETERMINISTIC,
 };
 
 typedef struct gamma_opt {
@@ -273,6 +282,8 @@ int main(int argc, char **argv)
         {"log", required_argument, 0, OPT_LOG}, {"log-every", required_argument, 0, OPT_LOG_EVERY},
         {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 'j'},
         {"progress", no_argument, 0, OPT_PROGRESS}, {"quiet", no_argument, 0, 'q'},
+        {"device", required_argument, 0, OPT_DEVICE}, {"precision", required_argument, 0, OPT_PRECISION},
+        {"deterministic", no_argument, 0, OPT_DETERMINISTIC},
         {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         /* tests only: end with SIGKILL after step N, as kill -9 would */
         {"crash-after-steps", required_argument, 0, OPT_CRASH_AFTER},
@@ -283,7 +294,10 @@ int main(int argc, char **argv)
     const char *model_dir = NULL, *out_dir = NULL, *label_field = "label", *val_path = NULL;
     const char *ckpt_dir = NULL, *log_path = NULL;
     long seed = 42, threads = 0;
-    int progress_flag = 0, quiet = 0, c;
+    int progress_flag = 0, quiet = 0, c, precision_given = 0;
+    bert_device device = BERT_DEVICE_CPU;
+    bert_cuda_options gpu;
+    bert_cuda_options_default(&gpu);
     lr_params cw;
     lr_params_default(&cw);
     gamma_opt *gammas = NULL;
@@ -338,6 +352,15 @@ int main(int argc, char **argv)
         case 'j': threads = parse_long_opt("--threads", optarg, 1, 1024); break;
         case OPT_PROGRESS: progress_flag = 1; break;
         case 'q': quiet = 1; break;
+        case OPT_DEVICE:
+            if (bert_device_parse(optarg, &device) < 0) die_usage("--device: '%s' is not cpu, cuda or auto", optarg);
+            break;
+        case OPT_PRECISION:
+            if (bert_precision_parse(optarg, &gpu.precision) < 0)
+                die_usage("--precision: '%s' is not fp32, tf32, bf16 or fp16", optarg);
+            precision_given = gpu.precision != BERT_FP32;
+            break;
+        case OPT_DETERMINISTIC: gpu.deterministic = 1; break;
         case OPT_CRASH_AFTER: o.crash_after = parse_long_opt("--crash-after-steps", optarg, 1, 1L << 40); break;
         case 'h': fputs(usage_text, stdout); return 0;
         case 'V': print_version();
@@ -353,6 +376,9 @@ int main(int argc, char **argv)
     if (!val_path && (o.eval_every || o.patience || o.eval_batch_size))
         die_usage("--eval-every, --eval-batch-size and --patience need a validation set (--val FILE)");
     if ((o.resume || o.checkpoint_every) && !ckpt_dir) die_usage("--resume and --checkpoint-every need --checkpoint-dir DIR");
+    if (device == BERT_DEVICE_CPU && precision_given)
+        die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32",
+                  bert_precision_name(gpu.precision));
     const char *input = optind < argc ? argv[optind] : NULL;
     if (val_path && input && strcmp(val_path, input) == 0 && strcmp(val_path, "-") != 0)
         warn("--val %s is the training file too", val_path);
@@ -391,6 +417,17 @@ int main(int argc, char **argv)
         bert_set_class_weights(&m, fw);
         free(fw);
     }
+
+    char no_device[512];
+    const int on = bert_dev_attach(&m, device, &gpu, no_device, sizeof no_device);
+    if (on < 0) die("--device %s: %s", bert_device_name(device), no_device);
+    if (on == BERT_DEVICE_CPU && precision_given) {
+        if (!quiet) warn("no CUDA device: training on the CPU in fp32, not %s", bert_precision_name(gpu.precision));
+        gpu.precision = BERT_FP32;
+    }
+    if (on == BERT_DEVICE_CUDA && !quiet)
+        fprintf(stderr, "%s: training on %s in %s%s\n", prog_name, bert_cuda_describe(bert_dev_cuda(&m)),
+                bert_precision_name(gpu.precision), gpu.deterministic ? ", deterministic" : "");
 
     cJSON *course = course_json(&o, seed, labels, nlabels, weighted ? weights : NULL);
     char *course_text = cJSON_PrintUnformatted(course);
@@ -446,6 +483,9 @@ int main(int argc, char **argv)
     put_num(args, "steps", (double)res.total_steps);
     put_num(args, "warmup_steps_used", (double)res.warmup_steps);
     put_num(args, "threads", (double)threads);
+    cJSON_AddStringToObject(args, "device", bert_device_name((bert_device)on));
+    cJSON_AddStringToObject(args, "precision", bert_precision_name(gpu.precision));
+    cJSON_AddBoolToObject(args, "deterministic", on == BERT_DEVICE_CPU || gpu.deterministic);
     path = join(out_dir, "training_args.json");
     write_json(path, args);
     free(path);
@@ -464,6 +504,7 @@ int main(int argc, char **argv)
     bert_save(&m, out_dir); /* config.json, then model.safetensors */
 
     train_result_free(&res);
+    bert_dev_detach(&m);
     bert_free(&m);
     cJSON_Delete(course);
     cJSON_free(course_text);

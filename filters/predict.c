@@ -7,6 +7,7 @@
  * model inputs (x, input_ids, token_type_ids, attention_mask) are left out of
  * the output; every other field, id and gold label among them, is kept. */
 #include "baseline.h"
+#include "bert_cuda.h"
 #include "bert_predict.h"
 #include "common.h"
 #include "ndjson.h"
@@ -36,6 +37,9 @@ static const char usage_text[] =
     "  --max-len N          BERT: truncate raw text to N tokens, [CLS] and [SEP]\n"
     "                       included (default: the model's maximum positions)\n"
     "  --threads N          BERT: matrix-product threads (default: OpenBLAS's)\n"
+    "  --device NAME        BERT: cpu, cuda (an NVIDIA GPU) or auto (cuda when\n"
+    "                       there is one, else cpu) (default: cpu)\n"
+    "  --precision NAME     BERT on the GPU: fp32, tf32, bf16 or fp16 (default: fp32)\n"
     "  --keep-inputs        keep the model inputs (x, input_ids, ...) in the output\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
     "  -q, --quiet          no summary on standard error\n"
@@ -50,14 +54,16 @@ static const char usage_text[] =
     "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
 
 enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
-       OPT_THREADS, OPT_VERSION };
+       OPT_THREADS, OPT_VERSION, OPT_DEVICE, OPT_PRECISION };
 
 /* fields that feed a model, left out of the predictions unless --keep-inputs */
 static const char *const model_inputs[] = {"input_ids", "token_type_ids", "attention_mask"};
 
 typedef struct config {
     const char *model_dir, *text_field, *text_b_field, *vector_field, *output, *input;
-    int keep_inputs, quiet;
+    int keep_inputs, quiet, precision_given;
+    bert_device device;
+    bert_precision precision;
     long batch, max_len, threads;
 } config;
 
@@ -70,6 +76,8 @@ static void parse_args(config *c, int argc, char **argv)
         {"batch-size", required_argument, 0, OPT_BATCH},
         {"max-len", required_argument, 0, OPT_MAX_LEN},
         {"threads", required_argument, 0, OPT_THREADS},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"precision", required_argument, 0, OPT_PRECISION},
         {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
         {"keep-inputs", no_argument, 0, OPT_KEEP_INPUTS},
         {"output", required_argument, 0, 'o'},
@@ -93,6 +101,14 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_MAX_LEN: c->max_len = parse_long_opt("--max-len", optarg, 3, 1 << 20); break;
         case OPT_THREADS: c->threads = parse_long_opt("--threads", optarg, 1, 1024); break;
         case OPT_VECTOR_FIELD: c->vector_field = optarg; break;
+        case OPT_DEVICE:
+            if (bert_device_parse(optarg, &c->device) < 0) die_usage("--device: '%s' is not cpu, cuda or auto", optarg);
+            break;
+        case OPT_PRECISION:
+            if (bert_precision_parse(optarg, &c->precision) < 0)
+                die_usage("--precision: '%s' is not fp32, tf32, bf16 or fp16", optarg);
+            c->precision_given = c->precision != BERT_FP32;
+            break;
         case OPT_KEEP_INPUTS: c->keep_inputs = 1; break;
         case 'o': c->output = optarg; break;
         case 'q': c->quiet = 1; break;
@@ -103,6 +119,9 @@ static void parse_args(config *c, int argc, char **argv)
         }
     }
     if (!c->model_dir) die_usage("a model directory is needed: -m DIR");
+    if (c->device == BERT_DEVICE_CPU && c->precision_given)
+        die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32",
+                  bert_precision_name(c->precision));
     if (argc - optind > 1) die_usage("one input file at most (got %d)", argc - optind);
     c->input = optind < argc ? argv[optind] : "-";
 }
@@ -172,6 +191,12 @@ static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
     bert_predictor p;
     bert_predict_load(&p, c->model_dir, (int)c->max_len);
     if (c->threads > 0) openblas_set_num_threads((int)c->threads);
+    bert_cuda_options gpu;
+    bert_cuda_options_default(&gpu);
+    gpu.precision = c->precision;
+    char why[512];
+    if (bert_dev_attach(&p.model, c->device, &gpu, why, sizeof why) < 0)
+        die("--device %s: %s", bert_device_name(c->device), why);
     size_t C = (size_t)p.model.num_labels, B = (size_t)c->batch, n = 0;
     cJSON **recs = xcalloc(B, sizeof *recs);
     long *lines = xcalloc(B, sizeof *lines);

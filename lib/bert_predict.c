@@ -1,4 +1,5 @@
 #include "bert_predict.h"
+#include "bert_cuda.h"
 #include "common.h"
 #include "strbuf.h"
 
@@ -33,6 +34,7 @@ void bert_predict_load(bert_predictor *p, const char *dir, int max_len)
 
 void bert_predict_free(bert_predictor *p)
 {
+    bert_dev_detach(&p->model); /* its GPU twin, when predict put it on one */
     bert_free(&p->model);
     if (p->wp) wp_free(p->wp);
     free(p->ids);
@@ -167,7 +169,7 @@ void bert_predict_batch(bert_predictor *p, cJSON *const *recs, const long *lines
     free(start);
     bert_batch b = {.B = (int)n, .T = (int)T, .input_ids = p->ids, .token_type_ids = p->types,
                     .attention_mask = p->mask};
-    if (bert_forward(&p->model, &b, 0) != 0) die_at(file, lines[0], "in the batch starting here: %s", p->model.err);
+    if (bert_dev_forward(&p->model, &b, 0) != 0) die_at(file, lines[0], "in the batch starting here: %s", p->model.err);
     for (size_t r = 0; r < n; r++) {
         const float *z = p->model.acts.logits + r * C;
         size_t best = 0;

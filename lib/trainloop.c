@@ -1,4 +1,5 @@
 #include "trainloop.h"
+#include "bert_cuda.h"
 #include "checkpoint.h"
 #include "common.h"
 #include "metrics.h"
@@ -89,7 +90,7 @@ void train_evaluate(bert_model *m, const tok_dataset *d, int batch_size, eval_re
         int B = (int)(n - start < (size_t)batch_size ? n - start : (size_t)batch_size);
         for (int b = 0; b < B; b++) idx[b] = start + (size_t)b;
         const bert_batch *bt = tokdata_batch(&tb, d, idx, B, m->cfg.pad_token_id, 1);
-        if (bert_forward(m, bt, 0) < 0) die("%s: %s", d->name, m->err);
+        if (bert_dev_forward(m, bt, 0) < 0) die("%s: %s", d->name, m->err);
         for (int b = 0; b < B; b++) {
             const float *z = m->acts.logits + (size_t)b * C;
             int best = 0;
@@ -224,6 +225,7 @@ static void evaluate_step(run *r, double epoch, train_eval_hook hook, void *ctx)
         s->best_weighted_f1 = e.weighted_f1;
         s->bad_evals = 0;
         if (!s->best_params) s->best_params = xmalloc(r->m->num_params * sizeof(float));
+        bert_dev_pull(r->m, BERT_SYNC_PARAMS);
         memcpy(s->best_params, r->m->params, r->m->num_params * sizeof(float));
     } else {
         s->bad_evals++;
@@ -241,6 +243,7 @@ static void evaluate_step(run *r, double epoch, train_eval_hook hook, void *ctx)
 
 static void save_checkpoint(run *r)
 {
+    bert_dev_pull(r->m, BERT_SYNC_PARAMS | BERT_SYNC_OPTIMIZER);
     checkpoint_write(r->o->checkpoint, r->m, &r->s);
     r->checkpoint_step = r->s.step;
 }
@@ -298,6 +301,7 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
         free(s->args_json);
         s->args_json = want_args;
         res->resumed_from = r.checkpoint_step = s->step;
+        bert_dev_push(m, BERT_SYNC_PARAMS | BERT_SYNC_OPTIMIZER);
     }
 
     progress_start(&r.pg, o->quiet ? 0 : o->progress, r.total, s->step);
@@ -317,11 +321,11 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
          * step batch: together they are that batch's mean */
         double wsum = 0, loss_sum = 0;
         for (size_t k = start; k < end; k++) wsum += cw ? cw[tr->ex[s->order[k]].label] : 1.0;
-        bert_zero_grad(m);
+        bert_dev_zero_grad(m);
         for (size_t ms = start; ms < end; ms += (size_t)o->batch_size) {
             const size_t me = ms + (size_t)o->batch_size < end ? ms + (size_t)o->batch_size : end;
             const bert_batch *b = tokdata_batch(&tb, tr, s->order + ms, (int)(me - ms), m->cfg.pad_token_id, 1);
-            if (bert_forward(m, b, 1) < 0) die("%s: %s", tr->name, m->err);
+            if (bert_dev_forward(m, b, 1) < 0) die("%s: %s", tr->name, m->err);
             if (!isfinite(m->loss)) {
                 tok_batch_free(&tb);
                 res->log = s->log;
@@ -331,10 +335,11 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
                 return rc;
             }
             loss_sum += (double)m->loss * m->weight_sum;
-            bert_backward(m, wsum);
+            bert_dev_backward(m, wsum);
         }
-        const float norm = bert_clip_grad_norm(m, o->max_grad_norm > 0 ? (float)o->max_grad_norm : INFINITY);
-        if (!isfinite(norm)) {
+        const float norm = bert_dev_clip_grad_norm(m, o->max_grad_norm > 0 ? (float)o->max_grad_norm : INFINITY);
+        /* fp16 on the GPU: an overflow skips the step (and lowers the loss scale) */
+        if (!isfinite(norm) && !bert_dev_skips_nonfinite(m)) {
             tok_batch_free(&tb);
             res->log = s->log;
             s->log = (strbuf){0};
@@ -345,7 +350,7 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
         const double lr = o->lr * sched_lambda(o->schedule, s->step, r.warmup, r.total);
         const bert_adamw opt = {(float)lr, (float)o->beta1, (float)o->beta2, (float)o->adam_eps,
                                 (float)o->weight_decay};
-        bert_adamw_step(m, &opt);
+        bert_dev_adamw_step(m, &opt);
         s->step++;
         s->pos = end;
         const double step_loss = loss_sum / wsum, epoch = (double)s->epoch + (double)s->pos / (double)n;
@@ -400,12 +405,14 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
         res->best = (eval_result){s->best_loss, s->best_accuracy, s->best_macro_f1, s->best_weighted_f1};
         if (s->best_step != s->step) {
             memcpy(m->params, s->best_params, m->num_params * sizeof(float));
+            bert_dev_push(m, BERT_SYNC_PARAMS);
             if (!o->quiet)
                 progress_note(&r.pg, "restored the weights of step %ld (val %s %.4f)", s->best_step,
                               train_metric_name(o->metric), eval_metric(&res->best, o->metric));
         }
         train_evaluate(m, val, o->eval_batch_size > 0 ? o->eval_batch_size : o->batch_size, &res->final, NULL);
     }
+    bert_dev_pull(m, BERT_SYNC_PARAMS); /* the returned weights on the host */
     res->log = s->log;
     s->log = (strbuf){0};
     train_state_free(s);
