@@ -42,7 +42,7 @@ MAX_LEN    ?= 128
 EVAL_EVERY ?= 200
 PATIENCE   ?= 3
 BERT_OPTS  ?= --epochs $(EPOCHS) --lr $(LR) --batch-size $(BATCH) --warmup 0.1 --bucket \
-              --eval-every $(EVAL_EVERY) --patience $(PATIENCE) --metric macro_f1
+              --eval-every $(EVAL_EVERY) --patience $(PATIENCE) --metric macro_f1 --log-every 10
 
 empty :=
 space := $(empty) $(empty)
