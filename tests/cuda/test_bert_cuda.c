@@ -33,7 +33,7 @@
 #include "../unit/check.h"
 #include "bert.h"
 #include "bert_cuda.h"
-#include "bert_state.h"
+#include "../unit/bert_state.h"
 #include "checkpoint.h"
 #include "tokdata.h"
 #include "trainloop.h"

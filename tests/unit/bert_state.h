@@ -1,7 +1,7 @@
 /* bert_state: the reader of the golden debug states of tests/golden/bert
  * (written by tests/ref/bert_ref.py from transformers + PyTorch; the format
- * is in that script's header), as tests/unit/test_bert.c reads them, for
- * the GPU parity tests. */
+ * is in that script's header), shared by the CPU parity test
+ * (tests/unit/test_bert.c) and the GPU one (tests/cuda/test_bert_cuda.c). */
 #ifndef PIPECLF_TESTS_BERT_STATE_H
 #define PIPECLF_TESTS_BERT_STATE_H
 
