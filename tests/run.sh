@@ -8,6 +8,11 @@
 #    expected_stdout and expected_stderr must match exactly, and
 #    expected_status (default 0) must equal the exit code.
 # Ends with "N passed, N failed"; exits 1 if anything failed.
+# Other suites reuse this driver (tests/cuda/run.sh) through the environment:
+#   TEST_BINS   the unit-test binaries (default: BUILD_DIR/unit/test_*)
+#   TEST_CASES  the case directories (default: tests/cases/*/*/)
+#   TEST_PATH   the programs' directory, first on PATH (default: BUILD_DIR/bin)
+# A unit test's "TIME ..." lines (kernel timings) and "SKIP ..." lines are shown.
 set -u
 build=$(cd "$1" && pwd)
 shared=$(cd "$2" && pwd) || { echo "run.sh: no shared folder $2" >&2; exit 2; }
@@ -23,12 +28,13 @@ failures=()
 pass() { passed=$((passed + 1)); }
 fail() { failed=$((failed + 1)); failures+=("$1"); echo "FAIL $1" >&2; }
 
-for t in "$build"/unit/test_*; do
-    [ -x "$t" ] || continue
+for t in ${TEST_BINS:-"$build"/unit/test_*}; do
+    [ -x "$t" ] || { [ -n "${TEST_BINS:-}" ] && fail "$t: not built"; continue; }
     name=unit/$(basename "$t")
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
     out=$(cd "$repo" && SHARED=$shared "$t" 2>&1)
     rc=$?
+    grep -e '^TIME ' -e '^SKIP ' <<<"$out" | sed "s|^|$name: |"
     p=$(grep -c '^PASS ' <<<"$out")
     f=$(grep -c '^FAIL ' <<<"$out")
     passed=$((passed + p))
@@ -40,11 +46,12 @@ for t in "$build"/unit/test_*; do
     fi
 done
 
-export PATH="$build/bin:$PATH" SHARED="$shared" REPO="$repo" DATA="$repo/data"
+export PATH="${TEST_PATH:-$build/bin}:$PATH" SHARED="$shared" REPO="$repo" DATA="$repo/data"
 export LC_ALL=C
-for dir in "$repo"/tests/cases/*/*/; do
+for dir in ${TEST_CASES:-"$repo"/tests/cases/*/*/}; do
     dir=${dir%/}
-    name=${dir#"$repo"/tests/cases/}
+    name=${dir#"$repo"/tests/}
+    name=${name#cases/}
     [ -n "$filter" ] && [[ $name != *$filter* ]] && continue
     [ -f "$dir/cmd" ] || { fail "$name (no cmd file)"; continue; }
     work="$scratch/$name"
