@@ -3,6 +3,8 @@
 #include "outfile.h"
 #include "pytorch_bin.h"
 #include "safetensors.h"
+#include "threadpool.h"
+#include "vmath.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -367,6 +369,32 @@ void bert_seed_dropout(bert_model *m, uint64_t seed)
 }
 
 /* ------------------------------------------------------------------------
+ * Threads (see bert.h): a call runs on m->pool, as many threads as OpenBLAS
+ * was told to use, and OpenBLAS runs single-threaded meanwhile so that the
+ * two do not compete for the cores. */
+
+static int par_begin(bert_model *m)
+{
+    int n = openblas_get_num_threads();
+    if (n < 1) n = 1;
+    if (!m->pool || threadpool_size(m->pool) != n) {
+        threadpool_free(m->pool);
+        m->pool = threadpool_new(n);
+    }
+    m->blas_threads = n;
+    if (n > 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void par_end(bert_model *m)
+{
+    if (m->blas_threads > 1) openblas_set_num_threads(m->blas_threads);
+}
+
+/* Row ranges start at multiples of 16, the GEMM kernels' row block. */
+#define ROW_ALIGN 16
+
+/* ------------------------------------------------------------------------
  * Activation buffers. */
 
 static void free_acts(bert_model *m)
@@ -376,37 +404,39 @@ static void free_acts(bert_model *m)
         bert_layer_acts *la = &a->layers[l];
         free(la->qkv); free(la->probs); free(la->probs_keep); free(la->ctx); free(la->attn_keep);
         free(la->ln1_in); free(la->ln1_mean); free(la->ln1_rstd); free(la->ln1_out);
-        free(la->fc_pre); free(la->fc_act); free(la->proj_keep);
+        free(la->fc_pre); free(la->fc_act); free(la->fc_dact); free(la->proj_keep);
         free(la->ln2_in); free(la->ln2_mean); free(la->ln2_rstd); free(la->out);
     }
     free(a->layers);
-    free(a->ids); free(a->types); free(a->labels);
+    free(a->ids); free(a->types); free(a->labels); free(a->row_src); free(a->seq_row); free(a->seq_len);
     free(a->mask_add); free(a->emb_in); free(a->emb_mean); free(a->emb_rstd); free(a->emb_ln);
     free(a->emb_keep); free(a->emb_out); free(a->pooled); free(a->pooled_keep); free(a->cls_in);
     free(a->logits); free(a->probs); free(a->losses);
     bert_scratch *s = &m->scr;
-    free(s->a); free(s->b); free(s->c); free(s->d); free(s->fc); free(s->qkv); free(s->tt); free(s->tt2);
-    free(s->pooled); free(s->cls); free(s->dlogits);
+    free(s->a); free(s->b); free(s->c); free(s->d); free(s->e); free(s->f); free(s->fc); free(s->qkv);
+    free(s->tt); free(s->tt2); free(s->keep_tt);
+    free(s->pooled); free(s->cls); free(s->cls_tok); free(s->dlogits);
     memset(a, 0, sizeof *a);
     memset(s, 0, sizeof *s);
-    m->max_b = m->max_t = m->acts_masks = 0;
+    m->max_b = m->max_t = m->acts_masks = m->acts_train = 0;
 }
 
 #define FALLOC(n) ((float *)xcalloc((size_t)(n), sizeof(float)))
 
-/* Sizes the activations for a B x T batch; dropout masks only when a
- * training forward needs them (the config's probabilities may be changed
- * between calls). */
+/* Sizes the activations for a B x T batch; dropout masks and the saved
+ * activation derivatives only when a training forward needs them (the
+ * config's probabilities may be changed between calls). */
 static void ensure_acts(bert_model *m, int B, int T, int training)
 {
     const bert_config *c = &m->cfg;
     int want_masks = training && (c->hidden_dropout > 0 || c->attn_dropout > 0 || bert_config_classifier_dropout(c) > 0);
-    if (B <= m->max_b && T <= m->max_t && (m->acts_masks || !want_masks)) return;
+    if (B <= m->max_b && T <= m->max_t && (m->acts_masks || !want_masks) && (m->acts_train || !training)) return;
     int nb = B > m->max_b ? B : m->max_b, nt = T > m->max_t ? T : m->max_t;
     free_acts(m);
     m->max_b = nb;
     m->max_t = nt;
     m->acts_masks = want_masks;
+    m->acts_train = training;
     const size_t BT = (size_t)nb * (size_t)nt, H = (size_t)c->hidden_size, FF = (size_t)c->intermediate_size;
     const size_t att = (size_t)nb * (size_t)c->num_heads * (size_t)nt * (size_t)nt, C = (size_t)m->num_labels;
     bert_acts *a = &m->acts;
@@ -415,6 +445,9 @@ static void ensure_acts(bert_model *m, int B, int T, int training)
     a->ids = xcalloc(BT, sizeof(int));
     a->types = xcalloc(BT, sizeof(int));
     a->labels = xcalloc((size_t)nb, sizeof(int));
+    a->row_src = xcalloc(BT, sizeof(int));
+    a->seq_row = xcalloc((size_t)nb, sizeof(int));
+    a->seq_len = xcalloc((size_t)nb, sizeof(int));
     a->mask_add = FALLOC(BT);
     a->emb_in = FALLOC(BT * H);
     a->emb_mean = FALLOC(BT);
@@ -436,6 +469,7 @@ static void ensure_acts(bert_model *m, int B, int T, int training)
         la->ln1_out = FALLOC(BT * H);
         la->fc_pre = FALLOC(BT * FF);
         la->fc_act = FALLOC(BT * FF);
+        la->fc_dact = training ? FALLOC(BT * FF) : NULL;
         la->proj_keep = hd ? xcalloc(BT * H, 1) : NULL;
         la->ln2_in = FALLOC(BT * H);
         la->ln2_mean = FALLOC(BT);
@@ -453,38 +487,82 @@ static void ensure_acts(bert_model *m, int B, int T, int training)
     s->b = FALLOC(BT * H);
     s->c = FALLOC(BT * H);
     s->d = FALLOC(BT * H);
+    s->e = FALLOC(BT * H);
+    s->f = FALLOC(BT * H);
     s->fc = FALLOC(BT * FF);
     s->qkv = FALLOC(BT * 3 * H);
-    s->tt = FALLOC((size_t)nt * nt);
-    s->tt2 = FALLOC((size_t)nt * nt);
     s->pooled = FALLOC((size_t)nb * H);
     s->cls = FALLOC((size_t)nb * H);
+    s->cls_tok = FALLOC((size_t)nb * H);
     s->dlogits = FALLOC((size_t)nb * C);
+}
+
+/* Attention scratch, [T, T] of each kind per thread. */
+static void ensure_thread_scratch(bert_model *m, int threads)
+{
+    bert_scratch *s = &m->scr;
+    if (s->threads >= threads) return;
+    free(s->tt);
+    free(s->tt2);
+    free(s->keep_tt);
+    const size_t tt = (size_t)m->max_t * (size_t)m->max_t * (size_t)threads;
+    s->tt = FALLOC(tt);
+    s->tt2 = FALLOC(tt);
+    s->keep_tt = xcalloc(tt, 1);
+    s->threads = threads;
 }
 
 /* ------------------------------------------------------------------------
  * Layer kernels: each forward saves what its backward needs; each backward
- * adds its parameter gradients into the grads buffer. */
+ * adds its parameter gradients into the grads buffer. Most work on a range
+ * of rows (tokens) or of columns, so that threads can share a layer. */
 
-/* out[N, nout] = in[N, nin] W^T + b, W [nout, nin] (torch.nn.Linear) */
+/* rows [r0, r1) of out[N, nout] = in[N, nin] W^T + b, W [nout, nin] (torch.nn.Linear) */
+static void linear_rows(float *out, const float *in, const float *w, const float *b, long r0, long r1, int nin,
+                        int nout)
+{
+    if (r1 <= r0) return;
+    for (long i = r0; i < r1; i++) memcpy(out + (size_t)i * nout, b, (size_t)nout * sizeof *out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), nout, nin, 1.0f, in + (size_t)r0 * nin, nin,
+                w, nin, 1.0f, out + (size_t)r0 * nout, nout);
+}
+
+/* rows [r0, r1) of din[N, nin] (+= when accumulate, else =) dout[N, nout] W */
+static void linear_din_rows(float *din, const float *dout, const float *w, long r0, long r1, int nin, int nout,
+                            int accumulate)
+{
+    if (r1 <= r0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), nin, nout, 1.0f, dout + (size_t)r0 * nout,
+                nout, w, nin, accumulate ? 1.0f : 0.0f, din + (size_t)r0 * nin, nin);
+}
+
+/* rows [o0, o1) of dW[nout, nin] += dout[N, nout]^T in[N, nin] */
+static void linear_dw_rows(float *dw, const float *dout, const float *in, int N, int nin, int nout, long o0, long o1)
+{
+    if (o1 <= o0) return;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), nin, N, 1.0f, dout + o0, nout, in, nin, 1.0f,
+                dw + (size_t)o0 * nin, nin);
+}
+
+/* columns [c0, c1) of db += the sum of dout[N, n]'s rows, in row order */
+static void colsum_add(float *db, const float *dout, int N, int n, long c0, long c1)
+{
+    if (c1 <= c0) return;
+    for (int i = 0; i < N; i++) vm_add(db + c0, db + c0, dout + (size_t)i * n + c0, (size_t)(c1 - c0));
+}
+
 static void linear_forward(float *out, const float *in, const float *w, const float *b, int N, int nin, int nout)
 {
-    for (int i = 0; i < N; i++) memcpy(out + (size_t)i * nout, b, (size_t)nout * sizeof *out);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, nout, nin, 1.0f, in, nin, w, nin, 1.0f, out, nout);
+    linear_rows(out, in, w, b, 0, N, nin, nout);
 }
 
 /* din (+= when accumulate, else =) dout W; dW += dout^T in; db += sum dout */
 static void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                             int N, int nin, int nout, int accumulate)
 {
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, nin, nout, 1.0f, dout, nout, w, nin,
-                    accumulate ? 1.0f : 0.0f, din, nin);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nout, nin, N, 1.0f, dout, nout, in, nin, 1.0f, dw, nin);
-    for (int i = 0; i < N; i++) {
-        const float *row = dout + (size_t)i * nout;
-        for (int j = 0; j < nout; j++) db[j] += row[j];
-    }
+    if (din) linear_din_rows(din, dout, w, 0, N, nin, nout, accumulate);
+    linear_dw_rows(dw, dout, in, N, nin, nout, 0, nout);
+    colsum_add(db, dout, N, nout, 0, nout);
 }
 
 /* torch.nn.LayerNorm over rows of C; mean and 1/std kept for backward. The
@@ -495,105 +573,156 @@ static void layernorm_forward(float *out, float *mean, float *rstd, const float 
 {
     for (int i = 0; i < N; i++) {
         const float *x = in + (size_t)i * C;
-        double s = 0, ss = 0;
-        for (int j = 0; j < C; j++) s += x[j];
-        double mu = s / C;
-        for (int j = 0; j < C; j++) ss += (x[j] - mu) * (x[j] - mu);
-        double r = 1.0 / sqrt(ss / C + eps);
+        double mu = vm_sum_d(x, (size_t)C) / C;
+        double r = 1.0 / sqrt(vm_sqdev_d(x, mu, (size_t)C) / C + eps);
         mean[i] = (float)mu;
         rstd[i] = (float)r;
-        float scale = (float)r, shift = (float)(-r * mu);
-        float *y = out + (size_t)i * C;
-        for (int j = 0; j < C; j++) y[j] = (x[j] * scale + shift) * w[j] + b[j];
+        vm_norm_affine(out + (size_t)i * C, x, (float)r, (float)(-r * mu), w, b, (size_t)C);
     }
 }
 
-/* din = d(LayerNorm)/d(in) applied to dout (overwrites din); dw, db += */
-static void layernorm_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                               const float *mean, const float *rstd, const float *w, int N, int C)
+/* rows [r0, r1) of din = d(LayerNorm)/d(in) applied to dout (overwritten):
+ * with xhat = (x - mean) * rstd and dn = dout * w,
+ * din = (dn - mean(dn) - xhat * mean(dn * xhat)) * rstd */
+static void layernorm_backward_rows(float *din, const float *dout, const float *in, const float *mean,
+                                    const float *rstd, const float *w, long r0, long r1, int C)
 {
-    for (int i = 0; i < N; i++) {
+    for (long i = r0; i < r1; i++) {
         const float *x = in + (size_t)i * C, *dy = dout + (size_t)i * C;
-        float *dx = din + (size_t)i * C;
-        const float mu = mean[i], r = rstd[i];
-        double sum_dn = 0, sum_dn_xhat = 0;
-        for (int j = 0; j < C; j++) {
-            float xhat = (x[j] - mu) * r, dn = dy[j] * w[j];
-            sum_dn += dn;
-            sum_dn_xhat += (double)dn * xhat;
-            dw[j] += dy[j] * xhat;
-            db[j] += dy[j];
-        }
-        const float m1 = (float)(sum_dn / C), m2 = (float)(sum_dn_xhat / C);
-        for (int j = 0; j < C; j++) {
-            float xhat = (x[j] - mu) * r;
-            dx[j] = (dy[j] * w[j] - m1 - xhat * m2) * r;
-        }
+        double sum_dn, sum_dn_xhat;
+        vm_norm_grad_sums(dy, w, x, mean[i], rstd[i], (size_t)C, &sum_dn, &sum_dn_xhat);
+        vm_norm_grad(din + (size_t)i * C, dy, w, x, mean[i], rstd[i], (float)(sum_dn / C), (float)(sum_dn_xhat / C),
+                     (size_t)C);
+    }
+}
+
+/* columns [c0, c1) of the LayerNorm's dw += sum of dout * xhat, db += sum of
+ * dout, over the N rows in row order */
+static void layernorm_backward_params(float *dw, float *db, const float *dout, const float *in, const float *mean,
+                                      const float *rstd, int N, int C, long c0, long c1)
+{
+    if (c1 <= c0) return;
+    for (int i = 0; i < N; i++) {
+        const size_t o = (size_t)i * C + (size_t)c0;
+        vm_norm_param_grads(dw + c0, db + c0, dout + o, in + o, mean[i], rstd[i], (size_t)(c1 - c0));
     }
 }
 
 /* Inverted dropout (torch.nn.Dropout): keep with probability 1-p, scaled by
- * 1/(1-p). Without training or p == 0 it is the identity (out may be in). */
+ * 1/(1-p). The mask is drawn first, in one stream (dropout_mask), so that
+ * threads can then apply it to their parts. */
+static int dropping(int training, double p, const uint8_t *keep)
+{
+    return training && p > 0 && keep;
+}
+
+static inline uint64_t rotl64(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* keep[i] iff a 32-bit draw is at or above p * 2^32: the low, then the high
+ * half of each prng_next. Millions of draws a step: the xoshiro256** step of
+ * lib/prng.c is repeated here so that its state stays in registers
+ * (tests/unit/test_bert_threads.c checks the masks against prng_next). */
+static void dropout_mask(uint8_t *keep, size_t n, double p, prng *r)
+{
+    const uint64_t cut = (uint64_t)(p * 4294967296.0);
+    uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+    for (size_t i = 0; i < n; i += 2) {
+        const uint64_t bits = rotl64(s1 * 5, 7) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl64(s3, 45);
+        keep[i] = (bits & 0xffffffffu) >= cut;
+        if (i + 1 < n) keep[i + 1] = (bits >> 32) >= cut;
+    }
+    r->s[0] = s0, r->s[1] = s1, r->s[2] = s2, r->s[3] = s3;
+}
+
+/* out = in where kept, scaled; 0 elsewhere (out may be in) */
+static void dropout_apply(float *out, const uint8_t *keep, const float *in, size_t n, double p)
+{
+    vm_mask_scale(out, keep, in, (float)(1.0 / (1.0 - p)), n);
+}
+
+/* rows [r0, r1) of out = in, dropped out with the masks of their tokens
+ * (masks are per token of the batch, [B*T, H]); without active, a copy
+ * (out may be in) */
+static void dropout_rows(float *out, const float *in, const uint8_t *keep, const bert_acts *a, long r0, long r1,
+                         int H, double p, int active)
+{
+    if (!active) {
+        if (out != in && r1 > r0) memcpy(out + (size_t)r0 * H, in + (size_t)r0 * H, (size_t)(r1 - r0) * H * sizeof *out);
+        return;
+    }
+    for (long r = r0; r < r1; r++)
+        dropout_apply(out + (size_t)r * H, keep + (size_t)a->row_src[r] * H, in + (size_t)r * H, (size_t)H, p);
+}
+
+/* Without training or p == 0 the identity (out may be in). */
 static void dropout_forward(float *out, uint8_t *keep, const float *in, size_t n, double p, int training, prng *r)
 {
-    if (!training || p <= 0 || !keep) {
+    if (!dropping(training, p, keep)) {
         if (out != in) memcpy(out, in, n * sizeof *out);
         return;
     }
-    const float scale = (float)(1.0 / (1.0 - p));
-    /* keep iff a 32-bit draw is at or above p * 2^32 */
-    const uint64_t cut = (uint64_t)(p * 4294967296.0);
-    size_t i = 0;
-    while (i < n) {
-        uint64_t bits = prng_next(r);
-        for (int k = 0; k < 2 && i < n; k++, i++) {
-            keep[i] = (bits & 0xffffffffu) >= cut;
-            bits >>= 32;
-            out[i] = keep[i] ? in[i] * scale : 0.0f;
-        }
-    }
+    dropout_mask(keep, n, p, r);
+    dropout_apply(out, keep, in, n, p);
 }
 
 static void dropout_backward(float *din, const float *dout, const uint8_t *keep, size_t n, double p, int training)
 {
-    if (!training || p <= 0 || !keep) {
+    if (!dropping(training, p, keep)) {
         if (din != dout) memcpy(din, dout, n * sizeof *din);
         return;
     }
-    const float scale = (float)(1.0 / (1.0 - p));
-    for (size_t i = 0; i < n; i++) din[i] = keep[i] ? dout[i] * scale : 0.0f;
+    dropout_apply(din, keep, dout, n, p);
 }
 
 #define GELU_TANH_K 0.7978845608028654f /* sqrt(2/pi) */
 
-static void activation_forward(float *out, const float *in, size_t n, bert_act act)
+/* out = act(in); with dact, also dact = act'(in), the factor backward
+ * needs, so that it does not evaluate erf (or tanh) again. GELU comes from
+ * vmath: within 4e-7 of x * Phi(x), as torch 1.13's CPU GELU is. */
+static void activation_forward(float *out, float *dact, const float *in, size_t n, bert_act act)
 {
     switch (act) {
     case BERT_ACT_GELU:
-        for (size_t i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * (float)M_SQRT1_2));
+        vm_gelu(out, dact, in, n);
         break;
     case BERT_ACT_GELU_TANH:
         for (size_t i = 0; i < n; i++) {
             float x = in[i];
-            out[i] = 0.5f * x * (1.0f + tanhf(GELU_TANH_K * (x + 0.044715f * x * x * x)));
+            float t = tanhf(GELU_TANH_K * (x + 0.044715f * x * x * x));
+            out[i] = 0.5f * x * (1.0f + t);
+            if (dact)
+                dact[i] = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * GELU_TANH_K * (1.0f + 3 * 0.044715f * x * x);
         }
         break;
     case BERT_ACT_RELU:
-        for (size_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0.0f;
+        for (size_t i = 0; i < n; i++) {
+            out[i] = in[i] > 0 ? in[i] : 0.0f;
+            if (dact) dact[i] = in[i] > 0 ? 1.0f : 0.0f;
+        }
         break;
     }
 }
 
-/* d in place: d *= act'(x) */
+/* d *= act'(x), for a backward after a forward that kept no derivative (the
+ * same expressions as activation_forward's) */
 static void activation_backward(float *d, const float *x_, size_t n, bert_act act)
 {
     switch (act) {
     case BERT_ACT_GELU:
-        for (size_t i = 0; i < n; i++) {
-            float x = x_[i];
-            float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-            float pdf = expf(-0.5f * x * x) * (float)(M_2_SQRTPI * M_SQRT1_2 * 0.5);
-            d[i] *= cdf + x * pdf;
+        for (size_t i = 0; i < n; i += 256) {
+            float out[256], dact[256];
+            size_t k = n - i < 256 ? n - i : 256;
+            vm_gelu(out, dact, x_ + i, k);
+            vm_mul(d + i, dact, k);
         }
         break;
     case BERT_ACT_GELU_TANH:
@@ -610,87 +739,82 @@ static void activation_backward(float *d, const float *x_, size_t n, bert_act ac
     }
 }
 
-/* Multi-head self-attention core, per sequence b and head h:
+/* The attention dropout mask of sequence b, head h over its rows' tokens
+ * (L x L of the [T, T] mask drawn for all positions) */
+static const uint8_t *attention_keep(const bert_model *m, const bert_layer_acts *la, int b, int h, int T,
+                                     uint8_t *keep_tt)
+{
+    const bert_acts *a = &m->acts;
+    const int L = a->seq_len[b], *src = a->row_src + a->seq_row[b];
+    const uint8_t *keep = la->probs_keep + ((size_t)b * m->cfg.num_heads + h) * T * T;
+    for (int i = 0; i < L; i++)
+        for (int j = 0; j < L; j++) keep_tt[(size_t)i * L + j] = keep[(size_t)(src[i] - b * T) * T + (src[j] - b * T)];
+    return keep_tt;
+}
+
+/* Multi-head self-attention core of sequence b and head h, over its L rows:
  *   P = softmax(Q K^T / sqrt(d) + mask_add), ctx_h = dropout(P) V
  * as BertSelfAttention computes it: HF adds (1 - mask) * finfo(float32).min
  * to the scaled scores, so padding keys get -FLT_MAX (probability exactly
- * 0) and a row with no token at all comes out uniform, here as there. */
-static void attention_forward(bert_model *m, bert_layer_acts *la, int B, int T, int training)
+ * 0: the keys skipped here, or a padding [CLS]) and a row with no token at
+ * all comes out uniform, here as there. tt, keep_tt: [T, T] scratch; the
+ * dropout mask, if any, is already drawn. */
+static void attention_forward(bert_model *m, bert_layer_acts *la, int b, int h, int T, int training, float *tt,
+                              uint8_t *keep_tt)
 {
     const int H = m->cfg.hidden_size, nh = m->cfg.num_heads, d = H / nh;
+    const int L = m->acts.seq_len[b], r0 = m->acts.seq_row[b];
     const float sqrt_d = sqrtf((float)d);
     const double p = m->cfg.attn_dropout;
-    float *tt = m->scr.tt;
-    for (int b = 0; b < B; b++) {
-        const float *madd = m->acts.mask_add + (size_t)b * T;
-        for (int h = 0; h < nh; h++) {
-            const float *q = la->qkv + (size_t)b * T * 3 * H + (size_t)h * d, *k = q + H, *v = q + 2 * H;
-            float *P = la->probs + ((size_t)b * nh + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, q, 3 * H, k, 3 * H, 0.0f, P, T);
-            for (int i = 0; i < T; i++) {
-                float *row = P + (size_t)i * T, mx = -INFINITY;
-                for (int j = 0; j < T; j++) {
-                    row[j] = row[j] / sqrt_d + madd[j];
-                    if (row[j] > mx) mx = row[j];
-                }
-                float sum = 0;
-                for (int j = 0; j < T; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
-                for (int j = 0; j < T; j++) row[j] /= sum;
-            }
-            const float *Pd = P;
-            if (training && p > 0) {
-                uint8_t *keep = la->probs_keep + ((size_t)b * nh + h) * T * T;
-                dropout_forward(tt, keep, P, (size_t)T * T, p, 1, &m->dropout_rng);
-                Pd = tt;
-            }
-            float *ctx = la->ctx + (size_t)b * T * H + (size_t)h * d;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, v, 3 * H, 0.0f, ctx, H);
-        }
+    const float *madd = m->acts.mask_add + r0;
+    const float *q = la->qkv + (size_t)r0 * 3 * H + (size_t)h * d, *k = q + H, *v = q + 2 * H;
+    float *P = la->probs + ((size_t)b * nh + h) * T * T;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, d, 1.0f, q, 3 * H, k, 3 * H, 0.0f, P, L);
+    for (int i = 0; i < L; i++) vm_softmax(P + (size_t)i * L, madd, sqrt_d, (size_t)L);
+    const float *Pd = P;
+    if (dropping(training, p, la->probs_keep)) {
+        dropout_apply(tt, attention_keep(m, la, b, h, T, keep_tt), P, (size_t)L * L, p);
+        Pd = tt;
     }
+    float *ctx = la->ctx + (size_t)r0 * H + (size_t)h * d;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, d, L, 1.0f, Pd, L, v, 3 * H, 0.0f, ctx, H);
 }
 
-/* From dctx [BT, H] to dqkv [BT, 3H] (overwritten). */
-static void attention_backward(bert_model *m, const bert_layer_acts *la, float *dqkv, const float *dctx, int B, int T)
+/* Sequence b, head h: from dctx [rows, H] to its columns of dqkv [rows, 3H]
+ * (overwritten). dP, Pd_buf, keep_tt: [T, T] scratch. */
+static void attention_backward(bert_model *m, const bert_layer_acts *la, float *dqkv, const float *dctx, int b, int h,
+                               int T, float *dP, float *Pd_buf, uint8_t *keep_tt)
 {
     const int H = m->cfg.hidden_size, nh = m->cfg.num_heads, d = H / nh;
+    const int L = m->acts.seq_len[b], r0 = m->acts.seq_row[b];
     const float sqrt_d = sqrtf((float)d);
     const double p = m->cfg.attn_dropout;
-    const int dropout = m->training && p > 0;
-    float *dP = m->scr.tt, *Pd_buf = m->scr.tt2;
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < nh; h++) {
-            const size_t off = (size_t)b * T * 3 * H + (size_t)h * d;
-            const float *q = la->qkv + off, *k = q + H, *v = q + 2 * H;
-            float *dq = dqkv + off, *dk = dq + H, *dv = dq + 2 * H;
-            const float *P = la->probs + ((size_t)b * nh + h) * T * T;
-            const uint8_t *keep = dropout ? la->probs_keep + ((size_t)b * nh + h) * T * T : NULL;
-            const float *dc = dctx + (size_t)b * T * H + (size_t)h * d;
-            const float *Pd = P;
-            if (dropout) {
-                const float scale = (float)(1.0 / (1.0 - p));
-                for (size_t i = 0; i < (size_t)T * T; i++) Pd_buf[i] = keep[i] ? P[i] * scale : 0.0f;
-                Pd = Pd_buf;
-            }
-            /* dV = dropout(P)^T dctx; d(dropout(P)) = dctx V^T */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, Pd, T, dc, H, 0.0f, dv, 3 * H);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, d, 1.0f, dc, H, v, 3 * H, 0.0f, dP, T);
-            if (dropout) dropout_backward(dP, dP, keep, (size_t)T * T, p, 1);
-            /* softmax backward, then the 1/sqrt(d) scaling */
-            for (int i = 0; i < T; i++) {
-                const float *pr = P + (size_t)i * T;
-                float *g = dP + (size_t)i * T;
-                float dot = 0;
-                for (int j = 0; j < T; j++) dot += g[j] * pr[j];
-                for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dot) / sqrt_d;
-            }
-            /* dQ = dS K, dK = dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, d, T, 1.0f, dP, T, k, 3 * H, 0.0f, dq, 3 * H);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, d, T, 1.0f, dP, T, q, 3 * H, 0.0f, dk, 3 * H);
-        }
+    const int dropout = dropping(m->training, p, la->probs_keep);
+    const size_t off = (size_t)r0 * 3 * H + (size_t)h * d;
+    const float *q = la->qkv + off, *k = q + H, *v = q + 2 * H;
+    float *dq = dqkv + off, *dk = dq + H, *dv = dq + 2 * H;
+    const float *P = la->probs + ((size_t)b * nh + h) * T * T;
+    const uint8_t *keep = dropout ? attention_keep(m, la, b, h, T, keep_tt) : NULL;
+    const float *dc = dctx + (size_t)r0 * H + (size_t)h * d;
+    const float *Pd = P;
+    if (dropout) {
+        dropout_apply(Pd_buf, keep, P, (size_t)L * L, p);
+        Pd = Pd_buf;
     }
+    /* dV = dropout(P)^T dctx; d(dropout(P)) = dctx V^T */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, d, L, 1.0f, Pd, L, dc, H, 0.0f, dv, 3 * H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, d, 1.0f, dc, H, v, 3 * H, 0.0f, dP, L);
+    if (dropout) dropout_apply(dP, keep, dP, (size_t)L * L, p);
+    /* softmax backward, then the 1/sqrt(d) scaling */
+    for (int i = 0; i < L; i++) {
+        const float *pr = P + (size_t)i * L;
+        float *g = dP + (size_t)i * L;
+        const float dot = vm_dot(g, pr, (size_t)L);
+        for (int j = 0; j < L; j++) g[j] = pr[j] * (g[j] - dot) / sqrt_d;
+    }
+    /* dQ = dS K, dK = dS^T Q */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, d, L, 1.0f, dP, L, k, 3 * H, 0.0f, dq, 3 * H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, d, L, 1.0f, dP, L, q, 3 * H, 0.0f, dk, 3 * H);
 }
 
 /* ------------------------------------------------------------------------
@@ -720,28 +844,154 @@ static int check_batch(bert_model *m, const bert_batch *bt)
     return 0;
 }
 
-static void layer_forward(bert_model *m, int l, const float *x, int B, int T, int training)
+/* What the tasks of one forward or backward stage share. A row task t
+ * handles rows [r0, r1) = part t of the batch's rows; an attention task one
+ * (sequence, head) pair. */
+typedef struct job {
+    bert_model *m;
+    const bert_batch *bt; /* the embeddings' batch */
+    int l, B, T, rows, parts, training;
+    const float *x;       /* the layer's input */
+    float *dx;            /* backward: d(loss)/d(layer output) in, d(loss)/d(x) out */
+} job;
+
+static void job_rows(const job *j, int t, long *r0, long *r1)
+{
+    threadpool_part(j->rows, j->parts, t, ROW_ALIGN, r0, r1);
+}
+
+static float *thread_tt(bert_model *m, float *base, int thread)
+{
+    return base + (size_t)thread * (size_t)m->max_t * (size_t)m->max_t;
+}
+
+static uint8_t *thread_keep(bert_model *m, int thread)
+{
+    return m->scr.keep_tt + (size_t)thread * (size_t)m->max_t * (size_t)m->max_t;
+}
+
+/* embeddings: (word + token type) + position, in HF's order of addition,
+ * LayerNorm, dropout (mask drawn) */
+static void embed_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const job *j = arg;
+    bert_model *m = j->m;
+    const bert_batch *bt = j->bt;
+    const bert_config *c = &m->cfg;
+    const int H = c->hidden_size, T = j->T;
+    bert_acts *a = &m->acts;
+    long r0, r1;
+    job_rows(j, t, &r0, &r1);
+    for (long r = r0; r < r1; r++) {
+        const int i = a->row_src[r];
+        const float *we = m->w.word_emb + (size_t)bt->input_ids[i] * H;
+        const float *te = m->w.type_emb + (size_t)(bt->token_type_ids ? bt->token_type_ids[i] : 0) * H;
+        const float *pe = m->w.pos_emb + (size_t)(i % T) * H;
+        float *out = a->emb_in + (size_t)r * H;
+        for (int k = 0; k < H; k++) out[k] = (we[k] + te[k]) + pe[k];
+    }
+    const size_t o = (size_t)r0 * H;
+    layernorm_forward(a->emb_ln + o, a->emb_mean + r0, a->emb_rstd + r0, a->emb_in + o, m->w.emb_ln_w, m->w.emb_ln_b,
+                      (int)(r1 - r0), H, c->layer_norm_eps);
+    dropout_rows(a->emb_out, a->emb_ln, a->emb_keep, a, r0, r1, H, c->hidden_dropout,
+                 dropping(j->training, c->hidden_dropout, a->emb_keep));
+}
+
+static void qkv_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const job *j = arg;
+    const int H = j->m->cfg.hidden_size;
+    long r0, r1;
+    job_rows(j, t, &r0, &r1);
+    const bert_layer_weights *w = &j->m->w.layers[j->l];
+    linear_rows(j->m->acts.layers[j->l].qkv, j->x, w->qkv_w, w->qkv_b, r0, r1, H, 3 * H);
+}
+
+/* The dropout masks of a training forward come from one stream, in the
+ * order one thread would use them: the embeddings'; for each layer, the
+ * attention probabilities' by (sequence, head), the attention output's, the
+ * layer output's; the pooler's. So that threads need not wait for them, a
+ * layer's attention stage has one more task, which draws the rest of the
+ * layer's masks and the next layer's attention masks. */
+static void draw_attention_masks(bert_model *m, int l, int B, int T)
 {
     const bert_config *c = &m->cfg;
-    const int H = c->hidden_size, FF = c->intermediate_size, BT = B * T;
-    const bert_layer_weights *w = &m->w.layers[l];
     bert_layer_acts *a = &m->acts.layers[l];
+    if (!dropping(m->training, c->attn_dropout, a->probs_keep)) return;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < c->num_heads; h++)
+            dropout_mask(a->probs_keep + ((size_t)b * c->num_heads + h) * T * T, (size_t)T * T, c->attn_dropout,
+                         &m->dropout_rng);
+}
+
+static void draw_dense_masks(bert_model *m, int l, int B, int T)
+{
+    const bert_config *c = &m->cfg;
+    bert_layer_acts *a = &m->acts.layers[l];
+    const size_t n = (size_t)B * T * c->hidden_size;
+    if (!dropping(m->training, c->hidden_dropout, a->attn_keep)) return;
+    dropout_mask(a->attn_keep, n, c->hidden_dropout, &m->dropout_rng);
+    dropout_mask(a->proj_keep, n, c->hidden_dropout, &m->dropout_rng);
+}
+
+/* task 0: the masks (see above); then one per (sequence, head) */
+static void attention_task(void *arg, int t, int thread)
+{
+    const job *j = arg;
+    bert_model *m = j->m;
+    const int nh = m->cfg.num_heads;
+    if (t == 0) {
+        draw_dense_masks(m, j->l, j->B, j->T);
+        if (j->l + 1 < m->cfg.num_layers) draw_attention_masks(m, j->l + 1, j->B, j->T);
+        return;
+    }
+    t--;
+    attention_forward(m, &m->acts.layers[j->l], t / nh, t % nh, j->T, j->training, thread_tt(m, m->scr.tt, thread),
+                      thread_keep(m, thread));
+}
+
+/* the rest of a layer, token by token: attention output dense, dropout,
+ * residual, LayerNorm; intermediate dense, activation; output dense,
+ * dropout, residual, LayerNorm */
+static void layer_rows_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const job *j = arg;
+    bert_model *m = j->m;
+    const bert_config *c = &m->cfg;
+    const int H = c->hidden_size, FF = c->intermediate_size;
+    const bert_layer_weights *w = &m->w.layers[j->l];
+    bert_layer_acts *a = &m->acts.layers[j->l];
     const double p = c->hidden_dropout;
+    long r0, r1;
+    job_rows(j, t, &r0, &r1);
+    const int rows = (int)(r1 - r0);
+    const size_t o = (size_t)r0 * H, n = (size_t)rows * H, of = (size_t)r0 * FF;
     float *tmp = m->scr.a; /* dense outputs before dropout + residual */
 
-    linear_forward(a->qkv, x, w->qkv_w, w->qkv_b, BT, H, 3 * H);
-    attention_forward(m, a, B, T, training);
-    linear_forward(tmp, a->ctx, w->attn_out_w, w->attn_out_b, BT, H, H);
-    dropout_forward(tmp, a->attn_keep, tmp, (size_t)BT * H, p, training, &m->dropout_rng);
-    for (size_t i = 0; i < (size_t)BT * H; i++) a->ln1_in[i] = tmp[i] + x[i];
-    layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->ln1_in, w->ln1_w, w->ln1_b, BT, H, c->layer_norm_eps);
+    linear_rows(tmp, a->ctx, w->attn_out_w, w->attn_out_b, r0, r1, H, H);
+    dropout_rows(tmp, tmp, a->attn_keep, &m->acts, r0, r1, H, p, dropping(j->training, p, a->attn_keep));
+    vm_add(a->ln1_in + o, tmp + o, j->x + o, n);
+    layernorm_forward(a->ln1_out + o, a->ln1_mean + r0, a->ln1_rstd + r0, a->ln1_in + o, w->ln1_w, w->ln1_b, rows, H,
+                      c->layer_norm_eps);
 
-    linear_forward(a->fc_pre, a->ln1_out, w->fc_w, w->fc_b, BT, H, FF);
-    activation_forward(a->fc_act, a->fc_pre, (size_t)BT * FF, c->act);
-    linear_forward(tmp, a->fc_act, w->proj_w, w->proj_b, BT, FF, H);
-    dropout_forward(tmp, a->proj_keep, tmp, (size_t)BT * H, p, training, &m->dropout_rng);
-    for (size_t i = 0; i < (size_t)BT * H; i++) a->ln2_in[i] = tmp[i] + a->ln1_out[i];
-    layernorm_forward(a->out, a->ln2_mean, a->ln2_rstd, a->ln2_in, w->ln2_w, w->ln2_b, BT, H, c->layer_norm_eps);
+    linear_rows(a->fc_pre, a->ln1_out, w->fc_w, w->fc_b, r0, r1, H, FF);
+    activation_forward(a->fc_act + of, j->training && a->fc_dact ? a->fc_dact + of : NULL, a->fc_pre + of,
+                       (size_t)rows * FF, c->act);
+    linear_rows(tmp, a->fc_act, w->proj_w, w->proj_b, r0, r1, FF, H);
+    dropout_rows(tmp, tmp, a->proj_keep, &m->acts, r0, r1, H, p, dropping(j->training, p, a->proj_keep));
+    vm_add(a->ln2_in + o, tmp + o, a->ln1_out + o, n);
+    layernorm_forward(a->out + o, a->ln2_mean + r0, a->ln2_rstd + r0, a->ln2_in + o, w->ln2_w, w->ln2_b, rows, H,
+                      c->layer_norm_eps);
+}
+
+static void layer_forward(bert_model *m, job *j)
+{
+    threadpool_run(m->pool, j->parts, qkv_task, j);
+    threadpool_run(m->pool, 1 + j->B * m->cfg.num_heads, attention_task, j);
+    threadpool_run(m->pool, j->parts, layer_rows_task, j);
 }
 
 int bert_forward(bert_model *m, const bert_batch *bt, int training)
@@ -749,43 +999,56 @@ int bert_forward(bert_model *m, const bert_batch *bt, int training)
     if (check_batch(m, bt) < 0) return -1;
     const bert_config *c = &m->cfg;
     const int B = bt->B, T = bt->T, H = c->hidden_size, C = m->num_labels, BT = B * T;
+    const int threads = par_begin(m);
     ensure_acts(m, B, T, training);
+    ensure_thread_scratch(m, threads);
     m->B = B;
     m->T = T;
     m->training = training;
     bert_acts *a = &m->acts;
 
-    /* embeddings: (word + token type) + position, in HF's order of addition */
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            size_t i = (size_t)b * T + t;
-            const float *we = m->w.word_emb + (size_t)bt->input_ids[i] * H;
-            const float *te = m->w.type_emb + (size_t)(bt->token_type_ids ? bt->token_type_ids[i] : 0) * H;
-            const float *pe = m->w.pos_emb + (size_t)t * H;
-            float *out = a->emb_in + i * H;
-            for (int j = 0; j < H; j++) out[j] = (we[j] + te[j]) + pe[j];
-            a->ids[i] = bt->input_ids[i];
-            a->types[i] = bt->token_type_ids ? bt->token_type_ids[i] : 0;
-            a->mask_add[i] = (!bt->attention_mask || bt->attention_mask[i]) ? 0.0f : -FLT_MAX;
-        }
+    for (int i = 0; i < BT; i++) {
+        a->ids[i] = bt->input_ids[i];
+        a->types[i] = bt->token_type_ids ? bt->token_type_ids[i] : 0;
     }
-    layernorm_forward(a->emb_ln, a->emb_mean, a->emb_rstd, a->emb_in, m->w.emb_ln_w, m->w.emb_ln_b, BT, H,
-                      c->layer_norm_eps);
-    dropout_forward(a->emb_out, a->emb_keep, a->emb_ln, (size_t)BT * H, c->hidden_dropout, training, &m->dropout_rng);
+    /* the rows to compute (see bert_acts) */
+    const int *mask = bt->attention_mask;
+    a->rows = 0;
+    for (int b = 0; b < B; b++) {
+        int tokens = 0;
+        for (int t = 0; mask && t < T; t++) tokens += mask[b * T + t];
+        a->seq_row[b] = a->rows;
+        for (int t = 0; t < T; t++) {
+            const int i = b * T + t;
+            if (mask && tokens && t > 0 && !mask[i]) continue;
+            a->row_src[a->rows] = i;
+            a->mask_add[a->rows++] = (!mask || mask[i]) ? 0.0f : -FLT_MAX;
+        }
+        a->seq_len[b] = a->rows - a->seq_row[b];
+    }
+    job j = {.m = m, .bt = bt, .B = B, .T = T, .rows = a->rows, .parts = threads, .training = training};
+    if (dropping(training, c->hidden_dropout, a->emb_keep))
+        dropout_mask(a->emb_keep, (size_t)BT * H, c->hidden_dropout, &m->dropout_rng);
+    if (c->num_layers) draw_attention_masks(m, 0, B, T); /* the later ones: attention_task */
+    threadpool_run(m->pool, threads, embed_task, &j);
 
     const float *x = a->emb_out;
     for (int l = 0; l < c->num_layers; l++) {
-        layer_forward(m, l, x, B, T, training);
+        j.l = l;
+        j.x = x;
+        layer_forward(m, &j);
         x = a->layers[l].out;
     }
 
-    /* pooler on each sequence's first token ([CLS]): rows T*H apart */
-    for (int b = 0; b < B; b++) memcpy(a->pooled + (size_t)b * H, m->w.pool_b, (size_t)H * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, H, 1.0f, x, T * H, m->w.pool_w, H, 1.0f, a->pooled, H);
+    /* pooler on each sequence's first token ([CLS]), its first row */
+    float *cls = m->scr.cls_tok;
+    for (int b = 0; b < B; b++) memcpy(cls + (size_t)b * H, x + (size_t)a->seq_row[b] * H, (size_t)H * sizeof(float));
+    linear_forward(a->pooled, cls, m->w.pool_w, m->w.pool_b, B, H, H);
     for (size_t i = 0; i < (size_t)B * H; i++) a->pooled[i] = tanhf(a->pooled[i]);
     dropout_forward(a->cls_in, a->pooled_keep, a->pooled, (size_t)B * H, bert_config_classifier_dropout(c), training,
                     &m->dropout_rng);
     linear_forward(a->logits, a->cls_in, m->w.cls_w, m->w.cls_b, B, H, C);
+    par_end(m);
 
     /* softmax and cross-entropy (log-sum-exp in double) */
     double total = 0, wsum = 0;
@@ -813,45 +1076,158 @@ int bert_forward(bert_model *m, const bert_batch *bt, int training)
     return 0;
 }
 
-static void layer_backward(bert_model *m, int l, const float *x, float *dx, int B, int T)
+/* Backward of a layer. Its scratch (bert_scratch, [rows, H] unless noted):
+ *   a  d(ln2_in), then d(ln1_out) (the residual's and the dense's parts)
+ *   b  d(output dense out), after dropout
+ *   fc d(intermediate dense out) [rows, I], after the activation
+ *   f  d(ln1_in), the residual part of d(x)
+ *   e  d(attention output dense out), after dropout
+ *   c  d(ctx)
+ *   qkv d(qkv) [rows, 3H]
+ * Token-wise work goes row range by row range down to d(ctx); then the
+ * weight gradients (row ranges of each dW) beside the attention; then d(x)
+ * and the QKV weights. */
+static void layer_backward_rows_task(void *arg, int t, int thread)
 {
-    /* dx holds d(loss)/d(layer output) on entry, d(loss)/d(x) on return */
+    (void)thread;
+    const job *j = arg;
+    bert_model *m = j->m;
     const bert_config *c = &m->cfg;
-    const int H = c->hidden_size, FF = c->intermediate_size, BT = B * T;
-    const size_t n = (size_t)BT * H;
-    const bert_layer_weights *w = &m->w.layers[l];
-    bert_layer_weights *g = &m->g.layers[l];
-    const bert_layer_acts *a = &m->acts.layers[l];
+    const int H = c->hidden_size, FF = c->intermediate_size;
+    const bert_layer_weights *w = &m->w.layers[j->l];
+    const bert_layer_acts *a = &m->acts.layers[j->l];
+    const bert_scratch *s = &m->scr;
     const double p = c->hidden_dropout;
-    float *d_ln2_in = m->scr.a, *d_drop = m->scr.b, *d_ctx = m->scr.c, *d_fc = m->scr.fc, *d_qkv = m->scr.qkv;
+    long r0, r1;
+    job_rows(j, t, &r0, &r1);
+    const size_t of = (size_t)r0 * FF, nf = (size_t)(r1 - r0) * FF;
 
-    /* output LayerNorm, residual, dropout, output dense */
-    layernorm_backward(d_ln2_in, g->ln2_w, g->ln2_b, dx, a->ln2_in, a->ln2_mean, a->ln2_rstd, w->ln2_w, BT, H);
-    dropout_backward(d_drop, d_ln2_in, a->proj_keep, n, p, m->training);
-    linear_backward(d_fc, g->proj_w, g->proj_b, d_drop, a->fc_act, w->proj_w, BT, FF, H, 0);
-    activation_backward(d_fc, a->fc_pre, (size_t)BT * FF, c->act);
-    /* intermediate dense; its input also feeds the residual (d_ln2_in) */
-    float *d_ln1_out = d_ln2_in;
-    linear_backward(d_ln1_out, g->fc_w, g->fc_b, d_fc, a->ln1_out, w->fc_w, BT, H, FF, 1);
+    /* output LayerNorm, dropout, output dense, activation */
+    layernorm_backward_rows(s->a, j->dx, a->ln2_in, a->ln2_mean, a->ln2_rstd, w->ln2_w, r0, r1, H);
+    dropout_rows(s->b, s->a, a->proj_keep, &m->acts, r0, r1, H, p, dropping(m->training, p, a->proj_keep));
+    linear_din_rows(s->fc, s->b, w->proj_w, r0, r1, FF, H, 0);
+    if (m->training && a->fc_dact)
+        vm_mul(s->fc + of, a->fc_dact + of, nf);
+    else
+        activation_backward(s->fc + of, a->fc_pre + of, nf, c->act);
+    /* intermediate dense; its input also fed the residual (s->a) */
+    linear_din_rows(s->a, s->fc, w->fc_w, r0, r1, H, FF, 1);
+    /* attention output LayerNorm, dropout, dense */
+    layernorm_backward_rows(s->f, s->a, a->ln1_in, a->ln1_mean, a->ln1_rstd, w->ln1_w, r0, r1, H);
+    dropout_rows(s->e, s->f, a->attn_keep, &m->acts, r0, r1, H, p, dropping(m->training, p, a->attn_keep));
+    linear_din_rows(s->c, s->e, w->attn_out_w, r0, r1, H, H, 0);
+}
 
-    /* attention output LayerNorm, residual, dropout, dense */
-    float *d_ln1_in = dx;
-    layernorm_backward(d_ln1_in, g->ln1_w, g->ln1_b, d_ln1_out, a->ln1_in, a->ln1_mean, a->ln1_rstd, w->ln1_w, BT, H);
-    dropout_backward(d_drop, d_ln1_in, a->attn_keep, n, p, m->training);
-    linear_backward(d_ctx, g->attn_out_w, g->attn_out_b, d_drop, a->ctx, w->attn_out_w, BT, H, H, 0);
-    attention_backward(m, a, d_qkv, d_ctx, B, T);
-    /* the QKV projection; x also feeds the residual (d_ln1_in, already in dx) */
-    linear_backward(dx, g->qkv_w, g->qkv_b, d_qkv, x, w->qkv_w, BT, H, 3 * H, 1);
+/* tasks [0, parts): part t of every weight gradient but the QKV's; then
+ * one task per (sequence, head) of the attention */
+static void layer_backward_mid_task(void *arg, int t, int thread)
+{
+    const job *j = arg;
+    bert_model *m = j->m;
+    const bert_config *c = &m->cfg;
+    const int H = c->hidden_size, FF = c->intermediate_size, BT = j->rows;
+    const bert_layer_acts *a = &m->acts.layers[j->l];
+    const bert_scratch *s = &m->scr;
+    if (t >= j->parts) {
+        t -= j->parts;
+        attention_backward(m, a, s->qkv, s->c, t / c->num_heads, t % c->num_heads, j->T,
+                           thread_tt(m, s->tt, thread), thread_tt(m, s->tt2, thread), thread_keep(m, thread));
+        return;
+    }
+    bert_layer_weights *g = &m->g.layers[j->l];
+    long c0, c1, f0, f1;
+    threadpool_part(H, j->parts, t, ROW_ALIGN, &c0, &c1);
+    threadpool_part(FF, j->parts, t, ROW_ALIGN, &f0, &f1);
+    layernorm_backward_params(g->ln2_w, g->ln2_b, j->dx, a->ln2_in, a->ln2_mean, a->ln2_rstd, BT, H, c0, c1);
+    linear_dw_rows(g->proj_w, s->b, a->fc_act, BT, FF, H, c0, c1);
+    colsum_add(g->proj_b, s->b, BT, H, c0, c1);
+    linear_dw_rows(g->fc_w, s->fc, a->ln1_out, BT, H, FF, f0, f1);
+    colsum_add(g->fc_b, s->fc, BT, FF, f0, f1);
+    layernorm_backward_params(g->ln1_w, g->ln1_b, s->a, a->ln1_in, a->ln1_mean, a->ln1_rstd, BT, H, c0, c1);
+    linear_dw_rows(g->attn_out_w, s->e, a->ctx, BT, H, H, c0, c1);
+    colsum_add(g->attn_out_b, s->e, BT, H, c0, c1);
+}
+
+/* d(x) = the residual part + d(qkv) W_qkv, and the QKV weights' gradient */
+static void layer_backward_qkv_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const job *j = arg;
+    bert_model *m = j->m;
+    const int H = m->cfg.hidden_size, BT = j->rows;
+    const bert_scratch *s = &m->scr;
+    bert_layer_weights *g = &m->g.layers[j->l];
+    long r0, r1, q0, q1;
+    job_rows(j, t, &r0, &r1);
+    memcpy(j->dx + (size_t)r0 * H, s->f + (size_t)r0 * H, (size_t)(r1 - r0) * H * sizeof(float));
+    linear_din_rows(j->dx, s->qkv, m->w.layers[j->l].qkv_w, r0, r1, H, 3 * H, 1);
+    threadpool_part(3L * H, j->parts, t, ROW_ALIGN, &q0, &q1);
+    linear_dw_rows(g->qkv_w, s->qkv, j->x, BT, H, 3 * H, q0, q1);
+    colsum_add(g->qkv_b, s->qkv, BT, 3 * H, q0, q1);
+}
+
+static void layer_backward(bert_model *m, job *j)
+{
+    threadpool_run(m->pool, j->parts, layer_backward_rows_task, j);
+    threadpool_run(m->pool, j->parts + j->B * m->cfg.num_heads, layer_backward_mid_task, j);
+    threadpool_run(m->pool, j->parts, layer_backward_qkv_task, j);
+}
+
+/* embeddings' dropout and LayerNorm, row range t (into scratch a) */
+static void embed_backward_rows_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const job *j = arg;
+    bert_model *m = j->m;
+    const int H = m->cfg.hidden_size;
+    const bert_acts *a = &m->acts;
+    long r0, r1;
+    job_rows(j, t, &r0, &r1);
+    dropout_rows(j->dx, j->dx, a->emb_keep, a, r0, r1, H, m->cfg.hidden_dropout,
+                 dropping(m->training, m->cfg.hidden_dropout, a->emb_keep));
+    layernorm_backward_rows(m->scr.a, j->dx, a->emb_in, a->emb_mean, a->emb_rstd, m->w.emb_ln_w, r0, r1, H);
+}
+
+/* column range t of the LayerNorm's gradient and of the three tables',
+ * tokens added in order */
+static void embed_backward_cols_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const job *j = arg;
+    bert_model *m = j->m;
+    const bert_config *c = &m->cfg;
+    const int H = c->hidden_size, T = j->T, rows = j->rows;
+    const bert_acts *a = &m->acts;
+    long c0, c1;
+    threadpool_part(H, j->parts, t, ROW_ALIGN, &c0, &c1);
+    layernorm_backward_params(m->g.emb_ln_w, m->g.emb_ln_b, j->dx, a->emb_in, a->emb_mean, a->emb_rstd, rows, H, c0,
+                              c1);
+    for (int r = 0; r < rows; r++) {
+        const int i = a->row_src[r];
+        const float *d = m->scr.a + (size_t)r * H;
+        /* nn.Embedding(padding_idx=pad_token_id): the padding row gets no gradient */
+        if (a->ids[i] != c->pad_token_id) {
+            float *gw = m->g.word_emb + (size_t)a->ids[i] * H;
+            for (long k = c0; k < c1; k++) gw[k] += d[k];
+        }
+        float *gt = m->g.type_emb + (size_t)a->types[i] * H, *gp = m->g.pos_emb + (size_t)(i % T) * H;
+        for (long k = c0; k < c1; k++) {
+            gt[k] += d[k];
+            gp[k] += d[k];
+        }
+    }
 }
 
 void bert_backward(bert_model *m, double denominator)
 {
     if (!m->have_labels) die("bert_backward: the last forward had no labels");
     const bert_config *c = &m->cfg;
-    const int B = m->B, T = m->T, H = c->hidden_size, C = m->num_labels, BT = B * T;
+    const int B = m->B, T = m->T, H = c->hidden_size, C = m->num_labels;
     bert_acts *a = &m->acts;
     bert_scratch *s = &m->scr;
     if (denominator <= 0) denominator = m->weight_sum;
+    const int threads = par_begin(m);
+    ensure_thread_scratch(m, threads);
 
     /* fused softmax + cross-entropy gradient: w_y (p - onehot(y)) / denominator */
     for (int b = 0; b < B; b++) {
@@ -865,49 +1241,119 @@ void bert_backward(bert_model *m, double denominator)
                      m->training);
     for (size_t i = 0; i < (size_t)B * H; i++) s->pooled[i] *= 1.0f - a->pooled[i] * a->pooled[i];
 
-    /* pooler: only the [CLS] rows of the last layer's output get a gradient */
-    const float *last = c->num_layers ? a->layers[c->num_layers - 1].out : a->emb_out;
+    /* pooler: only the [CLS] rows of the last layer's output get a gradient
+     * (scr.cls_tok still holds them, from the forward) */
     float *dx = s->d;
-    memset(dx, 0, (size_t)BT * H * sizeof *dx);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 1.0f, s->pooled, H, last, T * H, 1.0f, m->g.pool_w, H);
+    memset(dx, 0, (size_t)a->rows * H * sizeof *dx);
+    linear_backward(s->cls, m->g.pool_w, m->g.pool_b, s->pooled, s->cls_tok, m->w.pool_w, B, H, H, 0);
     for (int b = 0; b < B; b++)
-        for (int j = 0; j < H; j++) m->g.pool_b[j] += s->pooled[(size_t)b * H + j];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0f, s->pooled, H, m->w.pool_w, H, 0.0f, dx, T * H);
+        memcpy(dx + (size_t)a->seq_row[b] * H, s->cls + (size_t)b * H, (size_t)H * sizeof *dx);
 
-    for (int l = c->num_layers - 1; l >= 0; l--)
-        layer_backward(m, l, l ? a->layers[l - 1].out : a->emb_out, dx, B, T);
+    job j = {.m = m, .B = B, .T = T, .rows = a->rows, .parts = threads, .training = m->training, .dx = dx};
+    for (int l = c->num_layers - 1; l >= 0; l--) {
+        j.l = l;
+        j.x = l ? a->layers[l - 1].out : a->emb_out;
+        layer_backward(m, &j);
+    }
 
     /* embeddings: dropout, LayerNorm, then scatter into the three tables */
-    dropout_backward(dx, dx, a->emb_keep, (size_t)BT * H, c->hidden_dropout, m->training);
-    float *demb = s->a;
-    layernorm_backward(demb, m->g.emb_ln_w, m->g.emb_ln_b, dx, a->emb_in, a->emb_mean, a->emb_rstd, m->w.emb_ln_w, BT, H);
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T; t++) {
-            size_t i = (size_t)b * T + t;
-            const float *d = demb + i * H;
-            /* nn.Embedding(padding_idx=pad_token_id): the padding row gets no gradient */
-            if (a->ids[i] != c->pad_token_id) {
-                float *gw = m->g.word_emb + (size_t)a->ids[i] * H;
-                for (int j = 0; j < H; j++) gw[j] += d[j];
-            }
-            float *gt = m->g.type_emb + (size_t)a->types[i] * H, *gp = m->g.pos_emb + (size_t)t * H;
-            for (int j = 0; j < H; j++) {
-                gt[j] += d[j];
-                gp[j] += d[j];
-            }
-        }
-    }
+    threadpool_run(m->pool, threads, embed_backward_rows_task, &j);
+    threadpool_run(m->pool, threads, embed_backward_cols_task, &j);
+    par_end(m);
+}
+
+/* ------------------------------------------------------------------------
+ * Whole-buffer steps, by element ranges. */
+
+typedef struct params_job {
+    bert_model *m;
+    int parts;
+    float coef;              /* clip: the scale */
+    double *block_ss;        /* clip: each block's sum of squares */
+    vm_adamw_consts adam;    /* AdamW */
+    float weight_decay;
+} params_job;
+
+/* Element ranges start at multiples of 64 (a cache line of 16 floats, 4 times). */
+#define ELEM_ALIGN 64
+
+static void zero_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const params_job *j = arg;
+    long lo, hi;
+    threadpool_part((long)j->m->num_params, j->parts, t, ELEM_ALIGN, &lo, &hi);
+    if (hi > lo) memset(j->m->grads + lo, 0, (size_t)(hi - lo) * sizeof(float));
+}
+
+void bert_zero_grad(bert_model *m)
+{
+    params_job j = {.m = m, .parts = par_begin(m)};
+    threadpool_run(m->pool, j.parts, zero_task, &j);
+    par_end(m);
+}
+
+/* The global norm is summed in fixed blocks, each in double over 4
+ * interleaved partial sums, the blocks then added in order: the same bits
+ * for any thread count. */
+#define NORM_BLOCK 65536
+
+static void norm_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const params_job *j = arg;
+    const size_t lo = (size_t)t * NORM_BLOCK, n = j->m->num_params;
+    const size_t hi = lo + NORM_BLOCK < n ? lo + NORM_BLOCK : n;
+    const float *g = j->m->grads;
+    double s[4] = {0, 0, 0, 0};
+    size_t i = lo;
+    for (; i + 4 <= hi; i += 4)
+        for (int k = 0; k < 4; k++) s[k] += (double)g[i + k] * g[i + k];
+    for (; i < hi; i++) s[0] += (double)g[i] * g[i];
+    j->block_ss[t] = (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static void scale_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const params_job *j = arg;
+    long lo, hi;
+    threadpool_part((long)j->m->num_params, j->parts, t, ELEM_ALIGN, &lo, &hi);
+    float *g = j->m->grads;
+    for (long i = lo; i < hi; i++) g[i] *= j->coef;
 }
 
 float bert_clip_grad_norm(bert_model *m, float max_norm)
 {
+    params_job j = {.m = m, .parts = par_begin(m)};
+    const int blocks = (int)((m->num_params + NORM_BLOCK - 1) / NORM_BLOCK);
+    j.block_ss = xcalloc((size_t)blocks, sizeof *j.block_ss);
+    threadpool_run(m->pool, blocks, norm_task, &j);
     double ss = 0;
-    for (size_t i = 0; i < m->num_params; i++) ss += (double)m->grads[i] * m->grads[i];
+    for (int b = 0; b < blocks; b++) ss += j.block_ss[b];
+    free(j.block_ss);
     float norm = (float)sqrt(ss);
-    float coef = max_norm / (norm + 1e-6f);
-    if (coef < 1.0f)
-        for (size_t i = 0; i < m->num_params; i++) m->grads[i] *= coef;
+    j.coef = max_norm / (norm + 1e-6f);
+    if (j.coef < 1.0f) threadpool_run(m->pool, j.parts, scale_task, &j);
+    par_end(m);
     return norm;
+}
+
+static void adamw_task(void *arg, int t, int thread)
+{
+    (void)thread;
+    const params_job *j = arg;
+    bert_model *m = j->m;
+    long lo, hi;
+    threadpool_part((long)m->num_params, j->parts, t, ELEM_ALIGN, &lo, &hi);
+    for (int k = 0; k < m->num_tensors; k++) {
+        const bert_tensor *bt = &m->tensors[k];
+        size_t a = bt->offset > (size_t)lo ? bt->offset : (size_t)lo;
+        size_t b = bt->offset + bt->numel < (size_t)hi ? bt->offset + bt->numel : (size_t)hi;
+        if (a < b)
+            vm_adamw(m->params + a, m->grads + a, m->adam_m + a, m->adam_v + a, b - a, &j->adam,
+                     !bt->no_decay && j->weight_decay != 0);
+    }
 }
 
 void bert_adamw_step(bert_model *m, const bert_adamw *o)
@@ -918,34 +1364,28 @@ void bert_adamw_step(bert_model *m, const bert_adamw *o)
     }
     m->step++;
     /* torch.optim.AdamW (single-tensor path): scalars in double, element
-     * arithmetic in float, in torch's order of operations */
+     * arithmetic in float, in torch's order of operations (vm_adamw) */
     const double bc1 = 1.0 - pow(o->beta1, (double)m->step), bc2 = 1.0 - pow(o->beta2, (double)m->step);
-    const float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    const float b1 = o->beta1, b2 = o->beta2, one_b1 = (float)(1.0 - o->beta1), one_b2 = (float)(1.0 - o->beta2);
-    const float decay = (float)(1.0 - (double)o->lr * o->weight_decay);
-    for (int t = 0; t < m->num_tensors; t++) {
-        const bert_tensor *bt = &m->tensors[t];
-        float *p = m->params + bt->offset, *g = m->grads + bt->offset;
-        float *mm = m->adam_m + bt->offset, *vv = m->adam_v + bt->offset;
-        const int decays = !bt->no_decay && o->weight_decay != 0;
-        for (size_t i = 0; i < bt->numel; i++) {
-            if (decays) p[i] *= decay;
-            mm[i] = mm[i] * b1 + g[i] * one_b1;
-            vv[i] = vv[i] * b2 + g[i] * g[i] * one_b2;
-            float denom = sqrtf(vv[i]) / bc2_sqrt + o->eps;
-            p[i] += -step_size * (mm[i] / denom);
-        }
-    }
-}
-
-void bert_zero_grad(bert_model *m)
-{
-    memset(m->grads, 0, m->num_params * sizeof *m->grads);
+    params_job j = {.m = m, .weight_decay = o->weight_decay};
+    j.adam = (vm_adamw_consts){
+        .b1 = o->beta1,
+        .b2 = o->beta2,
+        .one_b1 = (float)(1.0 - o->beta1),
+        .one_b2 = (float)(1.0 - o->beta2),
+        .step = (float)(o->lr / bc1),
+        .bc2_sqrt = (float)sqrt(bc2),
+        .eps = o->eps,
+        .decay = (float)(1.0 - (double)o->lr * o->weight_decay),
+    };
+    j.parts = par_begin(m);
+    threadpool_run(m->pool, j.parts, adamw_task, &j);
+    par_end(m);
 }
 
 void bert_free(bert_model *m)
 {
     free_acts(m);
+    threadpool_free(m->pool);
     for (int i = 0; i < m->num_tensors; i++) free(m->tensors[i].name);
     for (int i = 0; i < m->num_fresh; i++) free(m->fresh[i]);
     free(m->fresh);

@@ -17,7 +17,21 @@
  * computes all three. Each layer's forward saves what its backward needs;
  * backward adds into grads (+=), so gradient accumulation over micro-batches
  * is just several forward/backward calls before one optimizer step. Matrix
- * products go through cblas_sgemm (OpenBLAS, threaded by OpenBLAS). */
+ * products go through cblas_sgemm (OpenBLAS); exp, GELU, softmax, LayerNorm
+ * and AdamW loops through lib/vmath. Only the rows of tokens are computed:
+ * padding, which HF computes and then masks, is skipped (bert_acts.rows).
+ *
+ * Threads: each call runs on lib/threadpool with as many threads as
+ * openblas_get_num_threads() gives when it starts (what bert-train's and
+ * predict's --threads set through openblas_set_num_threads); OpenBLAS runs
+ * single-threaded inside, each thread calling it on its own part: row
+ * ranges of the token-wise work (dense layers, LayerNorm, GELU, dropout,
+ * residuals), (sequence, head) pairs of the attention, row ranges of the
+ * weight gradients, element ranges of AdamW. Parts are fixed by index, and
+ * reductions over tokens run in token order, so a thread count gives the
+ * same bits every run. The dropout masks are drawn from one stream in the
+ * same order whatever the threads. OpenBLAS's thread count is process-wide:
+ * calls on two models must not run at the same time from two threads. */
 #ifndef PIPECLF_BERT_H
 #define PIPECLF_BERT_H
 
@@ -53,15 +67,20 @@ typedef struct bert_tensor {
     int no_decay;      /* a bias or LayerNorm parameter: AdamW does not decay it */
 } bert_tensor;
 
-/* What one layer's forward keeps for its backward, [B*T] rows. */
+/* What one layer's forward keeps for its backward: one row per computed
+ * token (bert_acts.rows of them, see there), dropout masks per token of the
+ * batch ([B*T] rows, padding included). */
 typedef struct bert_layer_acts {
     float *qkv;              /* [BT, 3H] */
-    float *probs;            /* [B, nh, T, T] attention probabilities, before dropout */
-    uint8_t *probs_keep;     /* same shape, dropout mask (NULL without dropout) */
+    float *probs;            /* [B, nh, T, T] attention probabilities, before dropout; sequence
+                                b's [L, L] (L = seq_len[b]) at the start of each [T, T] */
+    uint8_t *probs_keep;     /* [B, nh, T, T] dropout mask (NULL without dropout) */
     float *ctx;              /* [BT, H] attention output, heads side by side */
     uint8_t *attn_keep;      /* [BT, H] dropout mask on the attention output dense */
     float *ln1_in, *ln1_mean, *ln1_rstd, *ln1_out; /* [BT, H], [BT], [BT], [BT, H] */
     float *fc_pre, *fc_act;  /* [BT, I] before and after the activation */
+    float *fc_dact;          /* [BT, I] the activation's derivative at fc_pre, kept by a
+                                training forward (NULL until one runs) */
     uint8_t *proj_keep;      /* [BT, H] dropout mask on the output dense */
     float *ln2_in, *ln2_mean, *ln2_rstd, *out;     /* out: the layer's output */
 } bert_layer_acts;
@@ -69,7 +88,17 @@ typedef struct bert_layer_acts {
 typedef struct bert_acts {
     int *ids, *types;        /* [BT] copies of the batch's token ids and types */
     int *labels;             /* [B] copy of its labels */
-    float *mask_add;         /* [BT] 0 for a token, -FLT_MAX for padding (HF's additive mask) */
+    /* The rows computed: every token with mask 1, each sequence's first
+     * token (the pooler reads it) and every position of a sequence with no
+     * token at all, in batch order; the other padding is skipped, since
+     * nothing reads it: a padding key gets attention probability exactly 0
+     * and a padding query's output goes nowhere, in HF's model as here. Row
+     * r is token row_src[r] = b*T + t; sequence b has rows [seq_row[b],
+     * seq_row[b] + seq_len[b]). Activations are [rows, ...]. */
+    int rows;
+    int *row_src;            /* [BT] */
+    int *seq_row, *seq_len;  /* [B] */
+    float *mask_add;         /* [rows] 0 for a token, -FLT_MAX for padding (HF's additive mask) */
     float *emb_in, *emb_mean, *emb_rstd, *emb_ln; /* embedding sum, LayerNorm */
     uint8_t *emb_keep;
     float *emb_out;          /* [BT, H] input of layer 0 */
@@ -83,11 +112,14 @@ typedef struct bert_acts {
 
 /* Scratch for backward (activation gradients), reused by every layer. */
 typedef struct bert_scratch {
-    float *a, *b, *c, *d;    /* [BT, H] each */
+    float *a, *b, *c, *d, *e, *f; /* [BT, H] each */
     float *fc;               /* [BT, I] */
     float *qkv;              /* [BT, 3H] */
-    float *tt, *tt2;         /* [T, T] */
+    float *tt, *tt2;         /* [threads, T, T]: one [T, T] per thread */
+    uint8_t *keep_tt;        /* [threads, T, T]: a sequence's attention dropout mask */
+    int threads;             /* how many tt/tt2/keep_tt hold */
     float *pooled, *cls;     /* [B, H] */
+    float *cls_tok;          /* [B, H] the last layer's [CLS] rows */
     float *dlogits;          /* [B, C] */
 } bert_scratch;
 
@@ -105,6 +137,7 @@ typedef struct bert_model {
 
     /* activations, sized for max_b x max_t and reallocated when a batch is larger */
     int max_b, max_t, acts_masks; /* acts_masks: dropout masks allocated */
+    int acts_train;          /* training buffers (fc_dact) allocated */
     bert_acts acts;
     bert_scratch scr;
     int B, T;                /* the last forward's batch */
@@ -113,6 +146,9 @@ typedef struct bert_model {
     double weight_sum;       /* its sum of example weights (B without class weights) */
     int training;            /* the last forward ran with dropout */
     prng dropout_rng;
+
+    struct threadpool *pool; /* the threads of the last call (see Threads above) */
+    int blas_threads;        /* OpenBLAS's count, restored when a call ends */
 
     char **fresh;            /* tensors not in the loaded file, initialised at random */
     int num_fresh;

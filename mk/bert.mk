@@ -1,6 +1,6 @@
 # BERT core (lib/bert, lib/bertconfig, lib/safetensors, lib/pytorch_bin):
 # goldens from transformers + PyTorch, the check that transformers loads a
-# directory we saved, the model fetch, and the training-step benchmark.
+# directory we saved, the model fetch, and the CPU benchmarks against PyTorch.
 # The reference runs on Debian's python3-torch, seen by /usr/bin/python3.
 GOLDEN_TARGETS += golden-bert
 BENCH_TARGETS  += bench-bert
@@ -39,9 +39,21 @@ check-bert-train-hf: $(BUILD)/bin/bert-train
 fetch-model:
 	@scripts/fetch_model.sh >/dev/null
 
-# one training step (forward + backward + AdamW) on MiniLM against PyTorch
+# lib/bert against PyTorch on MiniLM, at 1 and 2 threads each side: a
+# training step (forward + backward + AdamW) at 8 x 128 and 32 x 32, and
+# inference throughput at 32 x 128 and 32 x 32 (bench/bert_step.py --help;
+# BERT_BENCH_ARGS adds options, e.g. --threads 2 --steps 10)
+BERT_BENCH_ARGS ?=
 bench-bert: fetch-model $(BUILD)/bench/bert_step
-	$(BERT_PY) bench/bert_step.py $(BUILD)/bench/bert_step "$$(scripts/fetch_model.sh)"
+	$(BERT_PY) bench/bert_step.py $(BERT_BENCH_ARGS) $(BUILD)/bench/bert_step "$$(scripts/fetch_model.sh)"
+
+# By hand (about 15 minutes on 2 cores; 6 with BERT_BENCH_ARGS='--steps 3
+# --rounds 1'): the same at bert-base's size (a random model from
+# $(SHARED)/models/bert-base-uncased/config.json), the shape the GPU figures use
+.PHONY: bench-bert-base
+bench-bert-base: $(BUILD)/bench/bert_step
+	$(BERT_PY) bench/bert_step.py --configs train:8x128,infer:32x128 --base $(SHARED)/models/bert-base-uncased \
+	    $(BERT_BENCH_ARGS) $(BUILD)/bench/bert_step -
 
 $(BUILD)/bench/bert_step: bench/bert_step.c $(BUILD)/lib/libpipeclf.a
 	@mkdir -p $(@D)
