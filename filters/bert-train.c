@@ -70,7 +70,7 @@ static const char usage_text[] =
     "  --log FILE             the metrics log (NDJSON) also to FILE\n"
     "  --log-every N          a training record every N steps (default: 1)\n"
     "  -s, --seed N           seed for shuffling, dropout and new weights (default: 42)\n"
-    "  -j, --threads N        BLAS threads (default: OpenBLAS's choice)\n"
+    "  -j, --threads N        threads (default: OPENBLAS_NUM_THREADS or the cores)\n"
     "  --device NAME          cpu, cuda (an NVIDIA GPU) or auto (cuda when there\n"
     "                         is one, else cpu) (default: cpu)\n"
     "  --precision NAME       on the GPU: fp32, tf32 (TF32 matrix products), bf16\n"

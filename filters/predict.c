@@ -36,7 +36,7 @@ static const char usage_text[] =
     "  --batch-size N       BERT: records per forward pass (default: 32)\n"
     "  --max-len N          BERT: truncate raw text to N tokens, [CLS] and [SEP]\n"
     "                       included (default: the model's maximum positions)\n"
-    "  --threads N          BERT: matrix-product threads (default: OpenBLAS's)\n"
+    "  --threads N          BERT: threads (default: OPENBLAS_NUM_THREADS or the cores)\n"
     "  --device NAME        BERT: cpu, cuda (an NVIDIA GPU) or auto (cuda when\n"
     "                       there is one, else cpu) (default: cpu)\n"
     "  --precision NAME     BERT on the GPU: fp32, tf32, bf16 or fp16 (default: fp32)\n"
