@@ -12,7 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---------------------------------------------------------------- data */
 
@@ -521,22 +520,6 @@ static void add_key(strbuf *b, const char *key)
     sb_addc(b, ':');
 }
 
-static void mkdir_p(const char *dir)
-{
-    char *path = xstrdup(dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST) die("cannot create directory %s: %s", path, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) die("%s is not a directory", dir);
-    free(path);
-}
-
 static char *model_path(const char *dir)
 {
     size_t n = strlen(dir) + sizeof MODEL_FILE + 2;
@@ -633,12 +616,13 @@ void logreg_save(const logreg_model *m, const char *model_dir)
     }
     sb_adds(&b, "}\n");
 
-    mkdir_p(model_dir);
+    out_mkdirs(model_dir);
     char *path = model_path(model_dir);
     outfile o;
     out_open(&o, path);
     fwrite(b.s, 1, b.len, o.f);
     out_commit(&o);
+    out_keep_dirs();
     free(path);
     sb_free(&b);
 }
