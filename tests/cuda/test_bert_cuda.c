@@ -728,14 +728,6 @@ static void test_trainloop(void)
 
 /* ------------------------------------------------------------------------ */
 
-static const char *minilm_dir(char *buf, size_t n)
-{
-    const char *env = getenv("PIPECLF_MODELS"), *home = getenv("HOME");
-    if (env && *env) snprintf(buf, n, "%s/all-MiniLM-L6-v2", env);
-    else snprintf(buf, n, "%s/.cache/pipeclf/models/all-MiniLM-L6-v2", home ? home : ".");
-    return buf;
-}
-
 static void test_minilm(bert_precision p)
 {
     char dir[4096], path[4200];

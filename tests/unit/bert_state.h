@@ -135,4 +135,14 @@ static bert_batch state_batch(const state *s)
     return (bert_batch){s->B, s->T, s->ids, s->types, s->mask, s->labels};
 }
 
+/* Where scripts/fetch_model.sh puts all-MiniLM-L6-v2, whose golden state
+ * is minilm.state. */
+static inline const char *minilm_dir(char *buf, size_t n)
+{
+    const char *env = getenv("PIPECLF_MODELS"), *home = getenv("HOME");
+    if (env && *env) snprintf(buf, n, "%s/all-MiniLM-L6-v2", env);
+    else snprintf(buf, n, "%s/.cache/pipeclf/models/all-MiniLM-L6-v2", home ? home : ".");
+    return buf;
+}
+
 #endif

@@ -269,15 +269,6 @@ static void test_init(void)
     bert_free(&m);
 }
 
-static const char *minilm_dir(char *buf, size_t n)
-{
-    const char *env = getenv("PIPECLF_MODELS");
-    const char *home = getenv("HOME");
-    if (env && *env) snprintf(buf, n, "%s/all-MiniLM-L6-v2", env);
-    else snprintf(buf, n, "%s/.cache/pipeclf/models/all-MiniLM-L6-v2", home ? home : ".");
-    return buf;
-}
-
 static void test_minilm(void)
 {
     char dir[4096], path[4200];
