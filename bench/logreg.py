@@ -37,8 +37,9 @@ the GridSearchCV search of the same part.
 The machine's load average is printed at the start and the end: the times
 are wall-clock times on whatever else the machine was running.
 
-usage: bench/logreg.py BIN_DIR SHARED_DIR [--jobs N] [--reps N]"""
+usage: bench/logreg.py BIN_DIR SHARED_DIR [--jobs N] [--reps N] [--keep DIR]"""
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -68,6 +69,7 @@ ap.add_argument("bin")
 ap.add_argument("shared")
 ap.add_argument("--jobs", type=int, default=2)
 ap.add_argument("--reps", type=int, default=1, help="runs of each side; the best time counts")
+ap.add_argument("--keep", metavar="DIR", help="work in DIR (created) and leave the inputs there, for profiling")
 args = ap.parse_args()
 
 EXPLICIT = {"negative": 1.2, "neutral": 0.8, "positive": 1.2}
@@ -155,7 +157,8 @@ def model_predict(model, X):
     return np.array(model["labels"])[np.argmax(X @ W.T + np.array(model["intercept"]), axis=1)]
 
 
-with tempfile.TemporaryDirectory() as tmp:
+with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory()) as tmp:
+    os.makedirs(tmp, exist_ok=True)
     tweets = os.path.join(args.shared, "datasets", "tweet_sentiment_extraction")
     clean = subprocess.run([os.path.join(args.bin, "csvclean"), "-q", "--preset", "tweet", "--id", "textID",
                             "--label", "sentiment", os.path.join(tweets, "train.csv"),

@@ -417,7 +417,7 @@ static void run_task(pool *p, const task *t)
             long mi = cand[t->cands[end]].max_iter;
             if (!nm || mi != max_iters[nm - 1]) max_iters[nm++] = mi;
         }
-        lr_fit_opts o = {warm, !p->exact};
+        lr_fit_opts o = {warm, !p->exact, !p->exact};
         double t0 = now();
         logreg_train_multi(p->d, p->train[t->fold], p->ntrain[t->fold], cp, &o, max_iters, nm, models);
         double took = now() - t0;

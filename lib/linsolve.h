@@ -126,6 +126,7 @@ typedef struct linsolve_snap {
 typedef struct linsolve_ctl {
     const double *w0;   /* in: warm start, or NULL for w = 0 */
     int stop_stalled;   /* in */
+    int fast;           /* in, L1: fast arithmetic (see linsolve_l1r_lr) */
     int stalled;        /* out: 1 when the stall rule ended the solve */
     size_t nsnap;       /* in: snapshots to take */
     linsolve_snap *snap;
@@ -133,6 +134,7 @@ typedef struct linsolve_ctl {
 
 #define LINSOLVE_STALL_ITERS 5
 #define LINSOLVE_STALL_REL 1e-12
+#define LINSOLVE_FAST_INNER 0.3
 
 /* Each solver writes the n weights and returns the number of iterations
  * taken (a value >= max_iter means it stopped there rather than

@@ -428,7 +428,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     size_t *snap_of = xmalloc(nmax * sizeof *snap_of);
     for (size_t i = 0; i < nmax; i++) snap[i].w = xmalloc(n * sizeof *snap[i].w);
     int *alone = xcalloc(nmax, sizeof *alone), *alone_next = xcalloc(nmax, sizeof *alone_next);
-    int stop_stalled = o ? o->stop_stalled : 0;
+    int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
 
     for (size_t v = 0; v < m->nvec; v++) {
         if (warm) {
@@ -441,7 +441,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
                 snap[ns].at = (int)max_iters[i];
                 snap_of[ns++] = i;
             }
-        linsolve_ctl ctl = {w0, stop_stalled, 0, ns, snap};
+        linsolve_ctl ctl = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast, .nsnap = ns, .snap = snap};
         int it = solve(&s, m, v, &rng[0], &ctl, w);
         store(m, v, w, it, ctl.stalled);
         for (size_t k = 0; k < ns; k++) {
@@ -457,7 +457,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
         }
         for (size_t i = 1; i < nmax; i++)
             if (alone[i]) {
-                linsolve_ctl own = {w0, stop_stalled, 0, 0, NULL};
+                linsolve_ctl own = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast};
                 int own_it = solve(&s, out[i], v, &rng[i], &own, w);
                 store(out[i], v, w, own_it, own.stalled);
             }

@@ -119,6 +119,7 @@ logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, c
 typedef struct lr_fit_opts {
     const logreg_model *warm;
     int stop_stalled;
+    int fast;  /* lib/linsolve's fast arithmetic: the same optimum and tolerance, not liblinear's rounding */
 } lr_fit_opts;
 
 logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p,

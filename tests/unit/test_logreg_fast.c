@@ -13,7 +13,9 @@
  * running on to max_iter reaches. And logreg_train_multi, which fits several
  * max_iter values from the largest one's solves, gives each exactly the
  * model a fit of its own gives, warm or cold, where subproblems stop before
- * a smaller max_iter and where they run into it. */
+ * a smaller max_iter and where they run into it. Fast arithmetic (L1's
+ * partial sums, cheaper coordinate order, tighter inner solves) stops by the
+ * same rule at the same optimum, and the multi-fit follows it exactly. */
 #include "check.h"
 #include "common.h"
 #include "logreg.h"
@@ -116,7 +118,7 @@ static void test_zero_warm_start_is_cold(const lr_data *d)
         lr_params p;
         params(&p, pen ? LR_L1 : LR_L2, 2, LR_CW_BALANCED);
         logreg_model *cold = logreg_train(d, NULL, 0, &p), *zero = zero_like(cold);
-        lr_fit_opts o = {zero, 0};
+        lr_fit_opts o = {.warm = zero};
         logreg_model *warm = logreg_train_opts(d, NULL, 0, &p, &o);
         char name[128];
         snprintf(name, sizeof name, "%s: a warm start from w = 0 is the cold start, bit for bit (iterations %d)",
@@ -138,7 +140,7 @@ static void test_stall_rule_leaves_converging_fits_alone(const lr_data *d)
             lr_params p;
             params(&p, pen ? LR_L1 : LR_L2, Cs[c], LR_CW_NONE);
             logreg_model *a = logreg_train(d, NULL, 0, &p);
-            lr_fit_opts o = {NULL, 1};
+            lr_fit_opts o = {.stop_stalled = 1};
             logreg_model *b = logreg_train_opts(d, NULL, 0, &p, &o);
             same += same_model(a, b) && b->nstalled == 0;
             n++;
@@ -154,7 +156,7 @@ static void test_warm_start_from_solution(const lr_data *d)
     lr_params p;
     params(&p, LR_L2, 1, LR_CW_NONE);
     logreg_model *m = logreg_train(d, NULL, 0, &p);
-    lr_fit_opts o = {m, 0};
+    lr_fit_opts o = {.warm = m};
     logreg_model *again = logreg_train_opts(d, NULL, 0, &p, &o);
     CHECK("l2: a warm start from the solution stops at once, weights unchanged",
           total_iter(again) == 0 && memcmp(again->coef, m->coef, m->nvec * (size_t)m->dim * sizeof *m->coef) == 0);
@@ -183,7 +185,7 @@ static void test_warm_start_along_C(const lr_data *d)
         params(&lo, pen ? LR_L1 : LR_L2, 0.5, LR_CW_BALANCED);
         params(&hi, pen ? LR_L1 : LR_L2, 2, LR_CW_BALANCED);
         logreg_model *prev = logreg_train(d, NULL, 0, &lo), *cold = logreg_train(d, NULL, 0, &hi);
-        lr_fit_opts o = {prev, 1};
+        lr_fit_opts o = {.warm = prev, .stop_stalled = 1};
         logreg_model *warm = logreg_train_opts(d, NULL, 0, &hi, &o);
         double rel = max_rel_objective_diff(d, cold, warm);
         size_t agree = agreeing_predictions(d, cold, warm);
@@ -212,7 +214,7 @@ static void test_stall_rule_ends_hopeless_fits(const lr_data *d)
     p.tol = 1e-12;
     p.max_iter = 60;
     logreg_model *exact = logreg_train(d, NULL, 0, &p);
-    lr_fit_opts o = {NULL, 1};
+    lr_fit_opts o = {.stop_stalled = 1};
     logreg_model *fast = logreg_train_opts(d, NULL, 0, &p, &o);
     CHECK("tol 1e-12, l1: liblinear runs every subproblem to max_iter 60", logreg_hit_max_iter(exact) &&
           exact->n_iter[0] == 60 && exact->n_iter[1] == 60 && exact->n_iter[2] == 60);
@@ -268,7 +270,7 @@ static void test_multi_max_iter(const lr_data *d)
     lr_params lo;
     params(&lo, LR_L1, 0.5, LR_CW_BALANCED);
     logreg_model *prev = logreg_train(d, NULL, 0, &lo);
-    lr_fit_opts o = {prev, 1};
+    lr_fit_opts o = {.warm = prev, .stop_stalled = 1};
     static const long l1w[] = {40, 13, 11, 2};
     check_multi(d, &p, &o, l1w, 4, "l1 warm, stall rule, max_iter 40,13,11,2");
     logreg_free(prev);
@@ -283,6 +285,48 @@ static void test_multi_max_iter(const lr_data *d)
     static const long l2[] = {9, 6, 5, 2};
     check_multi(d, &p, NULL, l2, 4, "l2 max_iter 9,6,5,2");
     lr_params_free(&p);
+}
+
+/* Fast arithmetic (lr_fit_opts.fast: partial sums, another coordinate
+ * order, inner problems solved relative to the current violation) against
+ * liblinear's: the same stopping rule, so the same optimum to within the
+ * tolerance's reach. */
+static void test_fast_arithmetic(const lr_data *d)
+{
+    static const double Cs[] = {0.1, 1, 8};
+    static const lr_cw_kind cws[] = {LR_CW_NONE, LR_CW_BALANCED};
+    for (size_t c = 0; c < sizeof Cs / sizeof Cs[0]; c++)
+        for (size_t k = 0; k < 2; k++) {
+            lr_params p;
+            params(&p, LR_L1, Cs[c], cws[k]);
+            logreg_model *exact = logreg_train(d, NULL, 0, &p);
+            lr_fit_opts o = {.stop_stalled = 1, .fast = 1};
+            logreg_model *fast = logreg_train_opts(d, NULL, 0, &p, &o);
+            double rel = max_rel_objective_diff(d, exact, fast);
+            size_t agree = agreeing_predictions(d, exact, fast);
+            char name[240];
+            snprintf(name, sizeof name, "l1 C %g %s, fast arithmetic: iterations %d (liblinear's %d), objective "
+                     "within 1e-5 relative (%.2g), %zu/%zu predictions the same (>= 99.5%%)", Cs[c],
+                     k ? "balanced" : "none", total_iter(fast), total_iter(exact), rel, agree, d->n);
+            CHECK(name, !logreg_hit_max_iter(fast) && fast->nstalled == 0 && rel < 1e-5 &&
+                  (double)agree >= 0.995 * (double)d->n);
+            logreg_free(exact);
+            logreg_free(fast);
+            lr_params_free(&p);
+        }
+    /* the snapshots of the multi-fit follow the fast solve as well */
+    lr_params p, lo;
+    params(&p, LR_L1, 2, LR_CW_BALANCED);
+    params(&lo, LR_L1, 0.5, LR_CW_BALANCED);
+    lr_fit_opts cold = {.stop_stalled = 1, .fast = 1};
+    logreg_model *prev = logreg_train_opts(d, NULL, 0, &lo, &cold);
+    lr_fit_opts warm = {.warm = prev, .stop_stalled = 1, .fast = 1};
+    static const long maxs[] = {30, 5, 3, 2};
+    check_multi(d, &p, &cold, maxs, 4, "l1 fast arithmetic, max_iter 30,5,3,2");
+    check_multi(d, &p, &warm, maxs, 4, "l1 fast arithmetic, warm, max_iter 30,5,3,2");
+    logreg_free(prev);
+    lr_params_free(&p);
+    lr_params_free(&lo);
 }
 
 int main(void)
@@ -308,6 +352,7 @@ int main(void)
     test_warm_start_along_C(&d);
     test_stall_rule_ends_hopeless_fits(&d);
     test_multi_max_iter(&d);
+    test_fast_arithmetic(&d);
 
     lr_data_free(&d);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
