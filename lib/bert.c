@@ -7,7 +7,6 @@
 #include "vmath.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -309,7 +308,7 @@ int bert_load(bert_model *m, const char *dir, int num_labels, uint64_t seed)
 
 void bert_save(const bert_model *m, const char *dir)
 {
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) die("cannot create %s: %s", dir, strerror(errno));
+    out_mkdirs(dir);
     size_t n = strlen(dir) + 32;
     char *path = xmalloc(n);
 

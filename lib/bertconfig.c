@@ -3,19 +3,8 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int fail(char *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, MODEL_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static void set_defaults(bert_config *c)
 {
@@ -42,7 +31,7 @@ static int get_int(const cJSON *j, const char *key, int min, int max, int *out, 
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < min || v->valuedouble > max)
-        return fail(err, "%s: \"%s\" must be an integer in [%d, %d]", name, key, min, max);
+        return model_fail(err, "%s: \"%s\" must be an integer in [%d, %d]", name, key, min, max);
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -52,7 +41,7 @@ static int get_num(const cJSON *j, const char *key, double min, double max, doub
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v || cJSON_IsNull(v)) return 0;
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max))
-        return fail(err, "%s: \"%s\" must be a number in [%g, %g]", name, key, min, max);
+        return model_fail(err, "%s: \"%s\" must be a number in [%g, %g]", name, key, min, max);
     *out = v->valuedouble;
     return 0;
 }
@@ -66,9 +55,9 @@ static int parse_labels(bert_config *c, const cJSON *j, const char *name, char *
         c->num_labels = n; /* labels unknown: callers name them */
         return 0;
     }
-    if (!cJSON_IsObject(id2label)) return fail(err, "%s: \"id2label\" must be an object", name);
+    if (!cJSON_IsObject(id2label)) return model_fail(err, "%s: \"id2label\" must be an object", name);
     int n = cJSON_GetArraySize(id2label);
-    if (n < 1) return fail(err, "%s: \"id2label\" is empty", name);
+    if (n < 1) return model_fail(err, "%s: \"id2label\" is empty", name);
     c->labels = xcalloc((size_t)n, sizeof *c->labels);
     c->num_labels = n;
     const cJSON *e;
@@ -77,9 +66,9 @@ static int parse_labels(bert_config *c, const cJSON *j, const char *name, char *
         errno = 0;
         long id = strtol(e->string, &end, 10);
         if (!*e->string || *end || errno || id < 0 || id >= n)
-            return fail(err, "%s: id2label key \"%s\" is not an id in [0, %d)", name, e->string, n);
-        if (!cJSON_IsString(e)) return fail(err, "%s: id2label[\"%s\"] is not a string", name, e->string);
-        if (c->labels[id]) return fail(err, "%s: id2label has id %ld twice", name, id);
+            return model_fail(err, "%s: id2label key \"%s\" is not an id in [0, %d)", name, e->string, n);
+        if (!cJSON_IsString(e)) return model_fail(err, "%s: id2label[\"%s\"] is not a string", name, e->string);
+        if (c->labels[id]) return model_fail(err, "%s: id2label has id %ld twice", name, id);
         c->labels[id] = xstrdup(e->valuestring);
     }
     return 0;
@@ -92,19 +81,19 @@ int bert_config_parse(bert_config *c, const char *text, const char *name, char *
     c->json = cJSON_Parse(text);
     if (!cJSON_IsObject(c->json)) {
         bert_config_free(c);
-        return fail(err, "%s: not a JSON object", name);
+        return model_fail(err, "%s: not a JSON object", name);
     }
     const cJSON *j = c->json;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "model_type");
     if (mt && !(cJSON_IsString(mt) && strcmp(mt->valuestring, "bert") == 0)) {
-        fail(err, "%s: model_type %s%s%s is not supported (only \"bert\")", name, cJSON_IsString(mt) ? "\"" : "",
+        model_fail(err, "%s: model_type %s%s%s is not supported (only \"bert\")", name, cJSON_IsString(mt) ? "\"" : "",
              cJSON_IsString(mt) ? mt->valuestring : "(not a string)", cJSON_IsString(mt) ? "\"" : "");
         bert_config_free(c);
         return -1;
     }
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(j, "position_embedding_type");
     if (pos && !cJSON_IsNull(pos) && !(cJSON_IsString(pos) && strcmp(pos->valuestring, "absolute") == 0)) {
-        fail(err, "%s: position_embedding_type \"%s\" is not supported (only \"absolute\")", name,
+        model_fail(err, "%s: position_embedding_type \"%s\" is not supported (only \"absolute\")", name,
              cJSON_IsString(pos) ? pos->valuestring : "(not a string)");
         bert_config_free(c);
         return -1;
@@ -116,7 +105,7 @@ int bert_config_parse(bert_config *c, const char *text, const char *name, char *
         else if (strcmp(a, "gelu_new") == 0 || strcmp(a, "gelu_pytorch_tanh") == 0) c->act = BERT_ACT_GELU_TANH;
         else if (strcmp(a, "relu") == 0) c->act = BERT_ACT_RELU;
         else {
-            fail(err, "%s: hidden_act \"%s\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", name, a);
+            model_fail(err, "%s: hidden_act \"%s\" is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", name, a);
             bert_config_free(c);
             return -1;
         }
@@ -140,12 +129,12 @@ int bert_config_parse(bert_config *c, const char *text, const char *name, char *
         return -1;
     }
     if (c->hidden_size % c->num_heads) {
-        fail(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d", name, c->hidden_size, c->num_heads);
+        model_fail(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d", name, c->hidden_size, c->num_heads);
         bert_config_free(c);
         return -1;
     }
     if (c->pad_token_id >= c->vocab_size) {
-        fail(err, "%s: pad_token_id %d is not below vocab_size %d", name, c->pad_token_id, c->vocab_size);
+        model_fail(err, "%s: pad_token_id %d is not below vocab_size %d", name, c->pad_token_id, c->vocab_size);
         bert_config_free(c);
         return -1;
     }
@@ -156,7 +145,7 @@ int bert_config_load(bert_config *c, const char *path, char *err)
 {
     memset(c, 0, sizeof *c);
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, "cannot open %s: %s", path, strerror(errno));
+    if (!f) return model_fail(err, "cannot open %s: %s", path, strerror(errno));
     size_t cap = 4096, len = 0;
     char *text = xmalloc(cap);
     size_t got;
@@ -168,7 +157,7 @@ int bert_config_load(bert_config *c, const char *path, char *err)
     int bad = ferror(f);
     fclose(f);
     text[len] = 0;
-    int rc = bad ? fail(err, "cannot read %s", path) : bert_config_parse(c, text, path, err);
+    int rc = bad ? model_fail(err, "cannot read %s", path) : bert_config_parse(c, text, path, err);
     free(text);
     return rc;
 }

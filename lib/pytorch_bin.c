@@ -3,22 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int fail(char *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, MODEL_ERR_MAX, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 16; }
@@ -103,7 +92,7 @@ static void free_arena(unpickler *u)
 
 static int need(unpickler *u, size_t n)
 {
-    if ((size_t)(u->end - u->p) < n) return fail(u->err, "%s: the pickle ends early", u->name);
+    if ((size_t)(u->end - u->p) < n) return model_fail(u->err, "%s: the pickle ends early", u->name);
     return 0;
 }
 
@@ -142,25 +131,25 @@ static int do_reduce(unpickler *u)
 {
     pv *args = pop(u), *fn = pop(u);
     if (!args || !fn || fn->kind != V_GLOBAL || args->kind != V_TUPLE)
-        return fail(u->err, "%s: unsupported REDUCE in the pickle", u->name);
+        return model_fail(u->err, "%s: unsupported REDUCE in the pickle", u->name);
     if (strcmp(fn->s, "collections.OrderedDict") == 0) {
         push(u, new_value(u, V_DICT));
         return 0;
     }
     if (strcmp(fn->s, "torch._utils._rebuild_parameter") == 0) {
         if (args->n < 1 || args->items[0]->kind != V_TENSOR)
-            return fail(u->err, "%s: _rebuild_parameter without a tensor", u->name);
+            return model_fail(u->err, "%s: _rebuild_parameter without a tensor", u->name);
         push(u, args->items[0]);
         return 0;
     }
     if (strcmp(fn->s, "torch._utils._rebuild_tensor_v2") == 0) {
         /* (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]) */
         if (args->n < 4 || args->items[0]->kind != V_STORAGE || args->items[1]->kind != V_INT)
-            return fail(u->err, "%s: malformed _rebuild_tensor_v2", u->name);
+            return model_fail(u->err, "%s: malformed _rebuild_tensor_v2", u->name);
         pv *t = new_value(u, V_TENSOR);
         int ns, nt;
         if (int_list(args->items[2], t->shape, &ns) < 0 || int_list(args->items[3], t->stride, &nt) < 0 || ns != nt)
-            return fail(u->err, "%s: malformed tensor shape or stride", u->name);
+            return model_fail(u->err, "%s: malformed tensor shape or stride", u->name);
         t->ndim = ns;
         t->storage = args->items[0];
         t->i = args->items[1]->i;
@@ -168,7 +157,7 @@ static int do_reduce(unpickler *u)
         push(u, t);
         return 0;
     }
-    return fail(u->err, "%s: unsupported call %s in the pickle", u->name, fn->s);
+    return model_fail(u->err, "%s: unsupported call %s in the pickle", u->name, fn->s);
 }
 
 /* BINPERSID: ('storage', storage_type, key, location, numel[, view]) */
@@ -178,11 +167,11 @@ static int do_persid(unpickler *u)
     if (!pid || pid->kind != V_TUPLE || pid->n < 5 || pid->items[0]->kind != V_STR ||
         strcmp(pid->items[0]->s, "storage") != 0 || pid->items[1]->kind != V_GLOBAL ||
         (pid->items[2]->kind != V_STR && pid->items[2]->kind != V_INT))
-        return fail(u->err, "%s: unsupported persistent id in the pickle", u->name);
+        return model_fail(u->err, "%s: unsupported persistent id in the pickle", u->name);
     const char *dtype = storage_dtype(pid->items[1]->s);
-    if (!dtype) return fail(u->err, "%s: unsupported storage type %s", u->name, pid->items[1]->s);
+    if (!dtype) return model_fail(u->err, "%s: unsupported storage type %s", u->name, pid->items[1]->s);
     if (pid->n >= 6 && pid->items[5]->kind != V_NONE)
-        return fail(u->err, "%s: storage views (legacy format) are not supported", u->name);
+        return model_fail(u->err, "%s: storage views (legacy format) are not supported", u->name);
     pv *s = new_value(u, V_STORAGE);
     if (pid->items[2]->kind == V_STR) s->s = xstrdup(pid->items[2]->s);
     else {
@@ -197,8 +186,8 @@ static int do_persid(unpickler *u)
 
 static int memo_put(unpickler *u, size_t idx)
 {
-    if (!u->nstack) return fail(u->err, "%s: PUT on an empty stack", u->name);
-    if (idx > (1u << 20)) return fail(u->err, "%s: memo index too large", u->name);
+    if (!u->nstack) return model_fail(u->err, "%s: PUT on an empty stack", u->name);
+    if (idx > (1u << 20)) return model_fail(u->err, "%s: memo index too large", u->name);
     if (idx >= u->nmemo) {
         u->memo = xrealloc(u->memo, (idx + 1) * sizeof *u->memo);
         for (size_t i = u->nmemo; i <= idx; i++) u->memo[i] = NULL;
@@ -210,7 +199,7 @@ static int memo_put(unpickler *u, size_t idx)
 
 static int memo_get(unpickler *u, size_t idx)
 {
-    if (idx >= u->nmemo || !u->memo[idx]) return fail(u->err, "%s: GET of an unknown memo entry", u->name);
+    if (idx >= u->nmemo || !u->memo[idx]) return model_fail(u->err, "%s: GET of an unknown memo entry", u->name);
     push(u, u->memo[idx]);
     return 0;
 }
@@ -230,7 +219,7 @@ static int push_str(unpickler *u, size_t n)
 static int from_mark(unpickler *u, pv *c)
 {
     long mk = find_mark(u);
-    if (mk < 0) return fail(u->err, "%s: no MARK in the pickle", u->name);
+    if (mk < 0) return model_fail(u->err, "%s: no MARK in the pickle", u->name);
     for (size_t i = (size_t)mk + 1; i < u->nstack; i++) add_item(c, u->stack[i]);
     u->nstack = (size_t)mk;
     return 0;
@@ -247,7 +236,7 @@ static int unpickle(unpickler *u, pv **result)
         switch (op) {
         case 0x80: /* PROTO */
             if (need(u, 1) < 0) return -1;
-            if (*u->p > 5) return fail(u->err, "%s: pickle protocol %d", u->name, *u->p);
+            if (*u->p > 5) return model_fail(u->err, "%s: pickle protocol %d", u->name, *u->p);
             u->p++;
             break;
         case 0x95: /* FRAME (protocol 4) */
@@ -256,7 +245,7 @@ static int unpickle(unpickler *u, pv **result)
             break;
         case '.': /* STOP */
             *result = pop(u);
-            if (!*result) return fail(u->err, "%s: empty pickle", u->name);
+            if (!*result) return model_fail(u->err, "%s: empty pickle", u->name);
             return 0;
         case '(': push(u, new_value(u, V_MARK)); break;
         case 'N': push(u, new_value(u, V_NONE)); break;
@@ -312,7 +301,7 @@ static int unpickle(unpickler *u, pv **result)
         case 'c': { /* GLOBAL module\nname\n */
             const unsigned char *nl1 = memchr(u->p, '\n', (size_t)(u->end - u->p));
             const unsigned char *nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(u->end - nl1 - 1)) : NULL;
-            if (!nl2) return fail(u->err, "%s: malformed GLOBAL", u->name);
+            if (!nl2) return model_fail(u->err, "%s: malformed GLOBAL", u->name);
             pv *v = new_value(u, V_GLOBAL);
             size_t a = (size_t)(nl1 - u->p), b = (size_t)(nl2 - nl1 - 1);
             v->s = xmalloc(a + b + 2);
@@ -321,7 +310,7 @@ static int unpickle(unpickler *u, pv **result)
             memcpy(v->s + a + 1, nl1 + 1, b);
             v->s[a + 1 + b] = 0;
             u->p = nl2 + 1;
-            if (!allowed_global(v->s)) return fail(u->err, "%s: refusing the pickle's global %s", u->name, v->s);
+            if (!allowed_global(v->s)) return model_fail(u->err, "%s: refusing the pickle's global %s", u->name, v->s);
             push(u, v);
             break;
         }
@@ -350,7 +339,7 @@ static int unpickle(unpickler *u, pv **result)
         }
         case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
             size_t n = op - 0x84;
-            if (u->nstack < n) return fail(u->err, "%s: stack underflow", u->name);
+            if (u->nstack < n) return model_fail(u->err, "%s: stack underflow", u->name);
             pv *t = new_value(u, V_TUPLE);
             for (size_t k = u->nstack - n; k < u->nstack; k++) add_item(t, u->stack[k]);
             u->nstack -= n;
@@ -360,7 +349,7 @@ static int unpickle(unpickler *u, pv **result)
         case 'a': { /* APPEND */
             pv *v = pop(u);
             if (!v || !u->nstack || u->stack[u->nstack - 1]->kind != V_LIST)
-                return fail(u->err, "%s: APPEND to a non-list", u->name);
+                return model_fail(u->err, "%s: APPEND to a non-list", u->name);
             add_item(u->stack[u->nstack - 1], v);
             break;
         }
@@ -368,9 +357,9 @@ static int unpickle(unpickler *u, pv **result)
             long mk = find_mark(u);
             int want = op == 'e' ? V_LIST : V_DICT;
             if (mk < 1 || u->stack[mk - 1]->kind != want)
-                return fail(u->err, "%s: %s without a container", u->name, op == 'e' ? "APPENDS" : "SETITEMS");
+                return model_fail(u->err, "%s: %s without a container", u->name, op == 'e' ? "APPENDS" : "SETITEMS");
             if (op == 'u' && (u->nstack - (size_t)mk - 1) % 2)
-                return fail(u->err, "%s: SETITEMS with an odd count", u->name);
+                return model_fail(u->err, "%s: SETITEMS with an odd count", u->name);
             for (size_t i = (size_t)mk + 1; i < u->nstack; i++) add_item(u->stack[mk - 1], u->stack[i]);
             u->nstack = (size_t)mk;
             break;
@@ -378,7 +367,7 @@ static int unpickle(unpickler *u, pv **result)
         case 's': { /* SETITEM */
             pv *val = pop(u), *key = pop(u);
             if (!val || !key || !u->nstack || u->stack[u->nstack - 1]->kind != V_DICT)
-                return fail(u->err, "%s: SETITEM on a non-dict", u->name);
+                return model_fail(u->err, "%s: SETITEM on a non-dict", u->name);
             add_item(u->stack[u->nstack - 1], key);
             add_item(u->stack[u->nstack - 1], val);
             break;
@@ -387,13 +376,13 @@ static int unpickle(unpickler *u, pv **result)
             if (do_reduce(u) < 0) return -1;
             break;
         case 'b': /* BUILD: the state of an OrderedDict (its _metadata) is not needed */
-            if (!pop(u) || !u->nstack) return fail(u->err, "%s: BUILD on an empty stack", u->name);
+            if (!pop(u) || !u->nstack) return model_fail(u->err, "%s: BUILD on an empty stack", u->name);
             break;
         case 'Q': /* BINPERSID */
             if (do_persid(u) < 0) return -1;
             break;
         default:
-            return fail(u->err, "%s: unsupported pickle opcode 0x%02x", u->name, op);
+            return model_fail(u->err, "%s: unsupported pickle opcode 0x%02x", u->name, op);
         }
     }
 }
@@ -410,7 +399,7 @@ typedef struct zentry {
 static int zip_entries(const unsigned char *map, size_t size, zentry **out, size_t *nout, const char *name, char *err)
 {
     /* the end-of-central-directory record: within the last 64 KiB + 22 bytes */
-    if (size < 22) return fail(err, "%s: not a zip archive", name);
+    if (size < 22) return model_fail(err, "%s: not a zip archive", name);
     size_t lo = size > 65557 ? size - 65557 : 0, eocd = (size_t)-1;
     for (size_t i = size - 22;; i--) {
         if (rd32(map + i) == 0x06054b50) {
@@ -419,15 +408,15 @@ static int zip_entries(const unsigned char *map, size_t size, zentry **out, size
         }
         if (i == lo) break;
     }
-    if (eocd == (size_t)-1) return fail(err, "%s: not a zip archive (no end of central directory)", name);
+    if (eocd == (size_t)-1) return model_fail(err, "%s: not a zip archive (no end of central directory)", name);
     uint64_t count = rd16(map + eocd + 10), cd_off = rd32(map + eocd + 16);
     if ((count == 0xffff || cd_off == 0xffffffffu) && eocd >= 20 && rd32(map + eocd - 20) == 0x07064b50) {
         uint64_t z = rd64(map + eocd - 20 + 8);
-        if (z + 56 > size || rd32(map + z) != 0x06064b50) return fail(err, "%s: bad zip64 directory", name);
+        if (z + 56 > size || rd32(map + z) != 0x06064b50) return model_fail(err, "%s: bad zip64 directory", name);
         count = rd64(map + z + 32);
         cd_off = rd64(map + z + 48);
     }
-    if (cd_off > size || count > size / 46) return fail(err, "%s: bad zip central directory", name);
+    if (cd_off > size || count > size / 46) return model_fail(err, "%s: bad zip central directory", name);
     zentry *e = xcalloc(count ? count : 1, sizeof *e);
     size_t p = cd_off, n = 0;
     for (uint64_t k = 0; k < count; k++) {
@@ -450,7 +439,7 @@ static int zip_entries(const unsigned char *map, size_t size, zentry **out, size
         e[n].name = xstrndup((const char *)map + p + 46, nlen);
         n++;
         if (method != 0 || csize != usize) {
-            fail(err, "%s: zip entry %s is compressed (torch.save writes stored entries)", name, e[n - 1].name);
+            model_fail(err, "%s: zip entry %s is compressed (torch.save writes stored entries)", name, e[n - 1].name);
             goto out;
         }
         if (loc + 30 > size || rd32(map + loc) != 0x04034b50) goto bad;
@@ -464,7 +453,7 @@ static int zip_entries(const unsigned char *map, size_t size, zentry **out, size
     *nout = n;
     return 0;
 bad:
-    fail(err, "%s: corrupt zip archive", name);
+    model_fail(err, "%s: corrupt zip archive", name);
 out:
     for (size_t i = 0; i < n; i++) free(e[i].name);
     free(e);
@@ -483,7 +472,7 @@ typedef struct storage_ref {
 
 static int add_tensors(st_file *f, const pv *dict, const storage_ref *st, size_t nst, const char *name, char *err)
 {
-    if (!dict || dict->kind != V_DICT) return fail(err, "%s: the checkpoint is not a state dict", name);
+    if (!dict || dict->kind != V_DICT) return model_fail(err, "%s: the checkpoint is not a state dict", name);
     f->tensors = xcalloc(dict->n / 2 + 1, sizeof *f->tensors);
     for (size_t i = 0; i + 1 < dict->n; i += 2) {
         const pv *k = dict->items[i], *t = dict->items[i + 1];
@@ -491,16 +480,16 @@ static int add_tensors(st_file *f, const pv *dict, const storage_ref *st, size_t
         const storage_ref *s = NULL;
         for (size_t j = 0; j < nst && !s; j++)
             if (strcmp(st[j].key, t->storage->s) == 0) s = &st[j];
-        if (!s) return fail(err, "%s: tensor %s: storage %s is missing", name, k->s, t->storage->s);
+        if (!s) return model_fail(err, "%s: tensor %s: storage %s is missing", name, k->s, t->storage->s);
         st_tensor *o = &f->tensors[f->n];
         size_t esize = st_dtype_size(t->dtype);
         o->ndim = t->ndim;
         o->numel = 1;
         int64_t expect = 1;
         for (int d = t->ndim - 1; d >= 0; d--) {
-            if (t->shape[d] < 0) return fail(err, "%s: tensor %s: negative size", name, k->s);
+            if (t->shape[d] < 0) return model_fail(err, "%s: tensor %s: negative size", name, k->s);
             if (t->shape[d] != 1 && t->stride[d] != expect)
-                return fail(err, "%s: tensor %s is not contiguous", name, k->s);
+                return model_fail(err, "%s: tensor %s is not contiguous", name, k->s);
             expect *= t->shape[d];
         }
         for (int d = 0; d < t->ndim; d++) {
@@ -508,14 +497,14 @@ static int add_tensors(st_file *f, const pv *dict, const storage_ref *st, size_t
             o->numel *= (size_t)t->shape[d];
         }
         if (t->i < 0 || (size_t)t->i > s->size / esize || o->numel > s->size / esize - (size_t)t->i)
-            return fail(err, "%s: tensor %s lies outside its storage", name, k->s);
+            return model_fail(err, "%s: tensor %s lies outside its storage", name, k->s);
         snprintf(o->dtype, sizeof o->dtype, "%s", t->dtype);
         o->nbytes = o->numel * esize;
         o->data = s->data + (size_t)t->i * esize;
         o->name = xstrdup(k->s);
         f->n++;
     }
-    if (!f->n) return fail(err, "%s: the state dict holds no tensors", name);
+    if (!f->n) return model_fail(err, "%s: the state dict holds no tensors", name);
     return 0;
 }
 
@@ -533,7 +522,7 @@ static int open_zip(st_file *f, unpickler *u, const char *path, char *err)
     storage_ref *st = xcalloc(n + 1, sizeof *st);
     size_t nst = 0;
     if (!pkl) {
-        fail(err, "%s: a zip archive without data.pkl (not a torch.save checkpoint)", path);
+        model_fail(err, "%s: a zip archive without data.pkl (not a torch.save checkpoint)", path);
     } else {
         size_t prefix = strlen(pkl->name) - 8; /* "archive/" */
         for (size_t i = 0; i < n; i++) {
@@ -565,14 +554,14 @@ static int open_legacy(st_file *f, unpickler *u, const char *path, char *err)
     pv *v, *root, *keys;
     for (int i = 0; i < 3; i++)
         if (unpickle(u, &v) < 0) return -1;
-    if (v->kind != V_DICT) return fail(err, "%s: not a PyTorch checkpoint", path);
+    if (v->kind != V_DICT) return model_fail(err, "%s: not a PyTorch checkpoint", path);
     if (unpickle(u, &root) < 0 || unpickle(u, &keys) < 0) return -1;
-    if (keys->kind != V_LIST) return fail(err, "%s: no storage list after the state dict", path);
+    if (keys->kind != V_LIST) return model_fail(err, "%s: no storage list after the state dict", path);
     storage_ref *st = xcalloc(keys->n + 1, sizeof *st);
     int rc = 0;
     for (size_t i = 0; i < keys->n && rc == 0; i++) {
-        if (keys->items[i]->kind != V_STR) rc = fail(err, "%s: a storage key is not a string", path);
-        else if ((size_t)(u->end - u->p) < 8) rc = fail(err, "%s: truncated storage %s", path, keys->items[i]->s);
+        if (keys->items[i]->kind != V_STR) rc = model_fail(err, "%s: a storage key is not a string", path);
+        else if ((size_t)(u->end - u->p) < 8) rc = model_fail(err, "%s: truncated storage %s", path, keys->items[i]->s);
         else {
             uint64_t numel = rd64(u->p);
             u->p += 8;
@@ -584,7 +573,7 @@ static int open_legacy(st_file *f, unpickler *u, const char *path, char *err)
             }
             if (!esize) esize = 4; /* a storage no tensor uses; skipped below */
             if (numel > (uint64_t)(u->end - u->p) / esize) {
-                rc = fail(err, "%s: truncated storage %s", path, keys->items[i]->s);
+                rc = model_fail(err, "%s: truncated storage %s", path, keys->items[i]->s);
                 break;
             }
             st[i].key = keys->items[i]->s;
@@ -602,25 +591,25 @@ int pytorch_bin_open(st_file *f, const char *path, char *err)
 {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return fail(err, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) return model_fail(err, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 4) {
         close(fd);
-        return fail(err, "%s: not a PyTorch checkpoint", path);
+        return model_fail(err, "%s: not a PyTorch checkpoint", path);
     }
     f->size = (size_t)sb.st_size;
     f->map = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (f->map == MAP_FAILED) {
         f->map = NULL;
-        return fail(err, "cannot map %s: %s", path, strerror(errno));
+        return model_fail(err, "cannot map %s: %s", path, strerror(errno));
     }
     f->path = xstrdup(path);
     unpickler u = {.name = path, .err = err};
     int rc;
     if (rd32(f->map) == 0x04034b50) rc = open_zip(f, &u, path, err);
     else if (f->map[0] == 0x80) rc = open_legacy(f, &u, path, err);
-    else rc = fail(err, "%s: not a PyTorch checkpoint (neither a zip archive nor a pickle)", path);
+    else rc = model_fail(err, "%s: not a PyTorch checkpoint (neither a zip archive nor a pickle)", path);
     free_arena(&u);
     if (rc < 0) st_close(f);
     return rc;

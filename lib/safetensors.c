@@ -22,8 +22,7 @@
  * refuses 100 MB too). */
 #define ST_MAX_HEADER (100u << 20)
 
-static int fail(char *err, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int fail(char *err, const char *fmt, ...)
+int model_fail(char *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -60,40 +59,40 @@ static void clear(st_file *f)
 static int parse_entry(const cJSON *e, st_tensor *t, const unsigned char *data, size_t datalen,
                        const char *name, char *err)
 {
-    if (!cJSON_IsObject(e)) return fail(err, "%s: tensor \"%s\": entry is not an object", name, e->string);
+    if (!cJSON_IsObject(e)) return model_fail(err, "%s: tensor \"%s\": entry is not an object", name, e->string);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs))
-        return fail(err, "%s: tensor \"%s\": needs dtype, shape and data_offsets", name, e->string);
+        return model_fail(err, "%s: tensor \"%s\": needs dtype, shape and data_offsets", name, e->string);
     size_t esize = st_dtype_size(dtype->valuestring);
-    if (!esize) return fail(err, "%s: tensor \"%s\": unknown dtype \"%.16s\"", name, e->string, dtype->valuestring);
+    if (!esize) return model_fail(err, "%s: tensor \"%s\": unknown dtype \"%.16s\"", name, e->string, dtype->valuestring);
     snprintf(t->dtype, sizeof t->dtype, "%s", dtype->valuestring);
     int nd = cJSON_GetArraySize(shape);
-    if (nd > ST_MAX_DIMS) return fail(err, "%s: tensor \"%s\": %d dimensions (at most %d)", name, e->string, nd, ST_MAX_DIMS);
+    if (nd > ST_MAX_DIMS) return model_fail(err, "%s: tensor \"%s\": %d dimensions (at most %d)", name, e->string, nd, ST_MAX_DIMS);
     t->ndim = nd;
     t->numel = 1;
     int k = 0;
     const cJSON *d;
     cJSON_ArrayForEach(d, shape) {
         if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble != floor(d->valuedouble) || d->valuedouble > 1e15)
-            return fail(err, "%s: tensor \"%s\": bad shape", name, e->string);
+            return model_fail(err, "%s: tensor \"%s\": bad shape", name, e->string);
         t->shape[k++] = (int64_t)d->valuedouble;
         if (t->shape[k - 1] && t->numel > SIZE_MAX / 16 / (size_t)t->shape[k - 1])
-            return fail(err, "%s: tensor \"%s\": shape too large", name, e->string);
+            return model_fail(err, "%s: tensor \"%s\": shape too large", name, e->string);
         t->numel *= (size_t)t->shape[k - 1];
     }
-    if (cJSON_GetArraySize(offs) != 2) return fail(err, "%s: tensor \"%s\": data_offsets needs 2 numbers", name, e->string);
+    if (cJSON_GetArraySize(offs) != 2) return model_fail(err, "%s: tensor \"%s\": data_offsets needs 2 numbers", name, e->string);
     const cJSON *b = cJSON_GetArrayItem(offs, 0), *en = cJSON_GetArrayItem(offs, 1);
     if (!cJSON_IsNumber(b) || !cJSON_IsNumber(en) || b->valuedouble < 0 || en->valuedouble < b->valuedouble ||
         b->valuedouble != floor(b->valuedouble) || en->valuedouble != floor(en->valuedouble))
-        return fail(err, "%s: tensor \"%s\": bad data_offsets", name, e->string);
+        return model_fail(err, "%s: tensor \"%s\": bad data_offsets", name, e->string);
     if (en->valuedouble > (double)datalen)
-        return fail(err, "%s: tensor \"%s\": data_offsets past the end of the file (truncated?)", name, e->string);
+        return model_fail(err, "%s: tensor \"%s\": data_offsets past the end of the file (truncated?)", name, e->string);
     size_t begin = (size_t)b->valuedouble, end = (size_t)en->valuedouble;
     t->nbytes = end - begin;
     if (t->nbytes != t->numel * esize)
-        return fail(err, "%s: tensor \"%s\": %zu bytes for %zu %s elements", name, e->string, t->nbytes, t->numel, t->dtype);
+        return model_fail(err, "%s: tensor \"%s\": %zu bytes for %zu %s elements", name, e->string, t->nbytes, t->numel, t->dtype);
     t->data = data + begin;
     t->name = xstrdup(e->string);
     return 0;
@@ -105,20 +104,20 @@ int st_open_buffer(st_file *f, const unsigned char *buf, size_t size, const char
     f->path = xstrdup(name);
     if (size < 8) {
         clear(f);
-        return fail(err, "%s: not a safetensors file (shorter than its 8-byte header length)", name);
+        return model_fail(err, "%s: not a safetensors file (shorter than its 8-byte header length)", name);
     }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
     if (hlen > ST_MAX_HEADER || hlen > size - 8) {
         clear(f);
-        return fail(err, "%s: not a safetensors file (header length %llu, file size %zu)", name,
+        return model_fail(err, "%s: not a safetensors file (header length %llu, file size %zu)", name,
                     (unsigned long long)hlen, size);
     }
     cJSON *h = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hlen);
     if (!cJSON_IsObject(h)) {
         cJSON_Delete(h);
         clear(f);
-        return fail(err, "%s: not a safetensors file (header is not a JSON object)", name);
+        return model_fail(err, "%s: not a safetensors file (header is not a JSON object)", name);
     }
     size_t count = (size_t)cJSON_GetArraySize(h);
     f->tensors = xcalloc(count ? count : 1, sizeof *f->tensors);
@@ -145,11 +144,11 @@ int st_open(st_file *f, const char *path, char *err)
 {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return fail(err, "cannot open %s: %s", path, strerror(errno));
+    if (fd < 0) return model_fail(err, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return fail(err, "%s: not a regular file", path);
+        return model_fail(err, "%s: not a regular file", path);
     }
     size_t size = (size_t)sb.st_size;
     unsigned char *map = NULL;
@@ -157,7 +156,7 @@ int st_open(st_file *f, const char *path, char *err)
         map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
             close(fd);
-            return fail(err, "cannot map %s: %s", path, strerror(errno));
+            return model_fail(err, "cannot map %s: %s", path, strerror(errno));
         }
     }
     close(fd);
@@ -212,7 +211,7 @@ int st_to_f32(const st_tensor *t, float *dst, char *err)
             memcpy(&dst[i], &bits, 4);
         }
     } else {
-        return fail(err, "tensor \"%s\" has dtype %s, not a floating-point type", t->name, t->dtype);
+        return model_fail(err, "tensor \"%s\" has dtype %s, not a floating-point type", t->name, t->dtype);
     }
     return 0;
 }

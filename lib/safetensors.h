@@ -20,6 +20,10 @@
 /* Size of the error buffers the model-file modules fill (safetensors,
  * bertconfig, bert, pytorch_bin). */
 #define MODEL_ERR_MAX 384
+
+/* Writes the message into err (MODEL_ERR_MAX bytes) and returns -1: the
+ * model-file modules' way of failing. */
+int model_fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define ST_MAX_DIMS 8
 
 typedef struct st_tensor {
