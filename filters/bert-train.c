@@ -18,10 +18,13 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <glob.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +147,34 @@ static void writable_dir(const char *dir)
     out_open(&o, probe); /* dies with "cannot create DIR/probe: <reason>" */
     out_abort(&o);
     free(probe);
+}
+
+/* One run at a time on a checkpoint directory: two would overwrite each
+ * other's checkpoints, and a resume started while the run it resumes still
+ * goes on (its shell was killed, not bert-train) races it: the other's
+ * last act, removing OUTDIR's old model.safetensors, can remove the model
+ * the resume just wrote. flock on the directory itself: no lock file, and
+ * the kernel drops the lock with the process, kill -9 included.
+ * A file system without flock (some network ones) runs unlocked. Once
+ * locked, the checkpoint temporaries in DIR (lib/outfile's names) are a
+ * killed run's leftovers, a checkpoint's size each: removed. */
+static void lock_checkpoint_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) die("cannot open %s: %s", dir, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK) die("%s is in use by another bert-train run", dir);
+        close(fd);
+        return;
+    }
+    /* fd stays open: the lock lasts as long as the process */
+    char *pattern = join(dir, ".checkpoint.bin.tmp.??????");
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+    free(pattern);
 }
 
 /* numbers as lib/numfmt writes them (shortest round-trip text) */
@@ -448,6 +479,7 @@ int main(int argc, char **argv)
     char *ckpt = NULL;
     if (ckpt_dir) {
         writable_dir(ckpt_dir);
+        lock_checkpoint_dir(ckpt_dir);
         ckpt = join(ckpt_dir, "checkpoint.bin");
         o.checkpoint = ckpt;
     }

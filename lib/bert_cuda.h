@@ -123,6 +123,10 @@ void bert_cuda_push(bert_cuda *g, const bert_model *m, int what);
 
 /* The fp16 loss scaler (NULL for the other precisions). */
 const bert_loss_scaler *bert_cuda_scaler(const bert_cuda *g);
+/* Sets the fp16 scaler's state (scale, good_steps, skipped) from s, as a
+ * resumed checkpoint had it; growth, backoff and interval stay this twin's
+ * options. A no-op for the other precisions. */
+void bert_cuda_set_scaler(bert_cuda *g, const bert_loss_scaler *s);
 /* "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)" */
 const char *bert_cuda_describe(const bert_cuda *g);
 

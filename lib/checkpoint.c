@@ -3,6 +3,7 @@
 #include "outfile.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,19 @@
 static const char MAGIC[8] = {'P', 'C', 'L', 'F', 'C', 'K', 'P', 'T'};
 
 /* The fixed header, all 64-bit little-endian fields (the build targets are
- * little-endian; a big-endian host would need byte swaps here). */
+ * little-endian; a big-endian host would need byte swaps here): the
+ * integers, then the doubles. A version's fields are its predecessor's with
+ * more at the end of each group (the _V1 counts: version 1's). */
 enum {
     H_VERSION, H_NUM_PARAMS, H_NUM_LABELS, H_N, H_STEP, H_MODEL_STEP, H_EPOCH, H_POS, H_FINISHED,
     H_LAST_EVAL, H_BEST_STEP, H_BAD_EVALS, H_WINDOW_STEPS, H_HAS_BEST_PARAMS, H_HAS_ADAM, H_LOG_LEN,
-    H_ARGS_LEN, H_DATA_HASH, H_SHUFFLE_RNG, H_DROPOUT_RNG = H_SHUFFLE_RNG + 4, H_NUM_INTS = H_DROPOUT_RNG + 4
+    H_ARGS_LEN, H_DATA_HASH, H_SHUFFLE_RNG, H_DROPOUT_RNG = H_SHUFFLE_RNG + 4, H_NUM_INTS_V1 = H_DROPOUT_RNG + 4,
+    H_HAS_SCALER = H_NUM_INTS_V1, H_SCALER_GOOD, H_SCALER_SKIPPED, H_NUM_INTS
 };
-enum { D_BEST_LOSS, D_BEST_ACC, D_BEST_MACRO, D_BEST_WEIGHTED, D_WINDOW_LOSS, D_EPOCH_LOSS, D_EPOCH_WEIGHT, D_NUM };
+enum {
+    D_BEST_LOSS, D_BEST_ACC, D_BEST_MACRO, D_BEST_WEIGHTED, D_WINDOW_LOSS, D_EPOCH_LOSS, D_EPOCH_WEIGHT,
+    D_NUM_V1, D_LOSS_SCALE = D_NUM_V1, D_NUM
+};
 
 static void put(outfile *o, const void *p, size_t n)
 {
@@ -49,8 +56,11 @@ void checkpoint_write(const char *path, const bert_model *m, const train_state *
     h[H_DATA_HASH] = s->data_hash;
     memcpy(&h[H_SHUFFLE_RNG], s->shuffle_rng.s, sizeof s->shuffle_rng.s);
     memcpy(&h[H_DROPOUT_RNG], m->dropout_rng.s, sizeof m->dropout_rng.s);
+    h[H_HAS_SCALER] = s->has_scaler != 0;
+    h[H_SCALER_GOOD] = s->has_scaler ? (uint64_t)s->scaler_good_steps : 0;
+    h[H_SCALER_SKIPPED] = s->has_scaler ? (uint64_t)s->scaler_skipped : 0;
     double d[D_NUM] = {s->best_loss, s->best_accuracy, s->best_macro_f1, s->best_weighted_f1,
-                       s->window_loss, s->epoch_loss, s->epoch_weight};
+                       s->window_loss, s->epoch_loss, s->epoch_weight, s->has_scaler ? s->loss_scale : 0};
 
     outfile o;
     out_open(&o, path);
@@ -94,8 +104,8 @@ int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, 
     FILE *f = fopen(path, "rb");
     if (!f) return fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
     char magic[8];
-    uint64_t h[H_NUM_INTS];
-    double d[D_NUM];
+    uint64_t h[H_NUM_INTS] = {0};
+    double d[D_NUM] = {0};
     int rc = -1;
     float *adam_m = NULL, *adam_v = NULL, *params = NULL, *best = NULL;
     char *args = NULL, *log = NULL;
@@ -104,10 +114,18 @@ int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, 
         fail(err, errlen, "%s: not a bert-train checkpoint", path);
         goto out;
     }
-    if (!get(f, h, sizeof h) || !get(f, d, sizeof d)) goto truncated;
-    if (h[H_VERSION] != CHECKPOINT_VERSION) {
-        fail(err, errlen, "%s: checkpoint version %llu, this bert-train reads version %d", path,
+    if (!get(f, &h[H_VERSION], sizeof h[H_VERSION])) goto truncated;
+    if (h[H_VERSION] < 1 || h[H_VERSION] > CHECKPOINT_VERSION) {
+        fail(err, errlen, "%s: checkpoint version %llu, this bert-train reads versions 1 to %d", path,
              (unsigned long long)h[H_VERSION], CHECKPOINT_VERSION);
+        goto out;
+    }
+    /* version 1: the shorter header, without the loss scaler (left 0) */
+    const int v1 = h[H_VERSION] == 1;
+    const size_t nints = v1 ? H_NUM_INTS_V1 : H_NUM_INTS, ndoubles = v1 ? D_NUM_V1 : D_NUM;
+    if (!get(f, &h[1], (nints - 1) * sizeof *h) || !get(f, d, ndoubles * sizeof *d)) goto truncated;
+    if (h[H_HAS_SCALER] && !(isfinite(d[D_LOSS_SCALE]) && d[D_LOSS_SCALE] > 0)) {
+        fail(err, errlen, "%s: corrupt loss scale", path);
         goto out;
     }
     if (h[H_NUM_PARAMS] != m->num_params || h[H_NUM_LABELS] != (uint64_t)m->num_labels) {
@@ -194,6 +212,10 @@ int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, 
     s->window_loss = d[D_WINDOW_LOSS];
     s->epoch_loss = d[D_EPOCH_LOSS];
     s->epoch_weight = d[D_EPOCH_WEIGHT];
+    s->has_scaler = h[H_HAS_SCALER] != 0;
+    s->loss_scale = d[D_LOSS_SCALE];
+    s->scaler_good_steps = (long)h[H_SCALER_GOOD];
+    s->scaler_skipped = (long)h[H_SCALER_SKIPPED];
     rc = 0;
     goto out;
 truncated:

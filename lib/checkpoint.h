@@ -12,7 +12,12 @@
  * a fixed header, then the options JSON and the log text, the order
  * (uint64), and the float32 buffers: weights, AdamW m, v, and the best
  * weights when they differ from the current ones; the magic again at the
- * end, so a truncated file is recognised. */
+ * end, so a truncated file is recognised.
+ *
+ * Version 2 added the fp16 loss scaler's state (lib/bert_cuda.h) at the end
+ * of the header's integers and doubles. A version-1 file still reads, as
+ * one without a scaler (has_scaler 0): a resumed fp16 run then starts the
+ * scale afresh, as version 1 always did. */
 #ifndef PIPECLF_CHECKPOINT_H
 #define PIPECLF_CHECKPOINT_H
 
@@ -23,7 +28,7 @@
 #include "prng.h"
 #include "strbuf.h"
 
-#define CHECKPOINT_VERSION 1
+#define CHECKPOINT_VERSION 2
 
 /* Everything of a run's state that is not in the model. */
 typedef struct train_state {
@@ -46,17 +51,22 @@ typedef struct train_state {
     strbuf log;              /* the metrics log so far */
     char *args_json;         /* the run's options */
     uint64_t data_hash;      /* tokdata_hash of the training and validation sets */
+    int has_scaler;          /* fp16 loss scaling was on (GPU): the three below are its state */
+    double loss_scale;       /* bert_loss_scaler's scale, good_steps, skipped */
+    long scaler_good_steps;
+    long scaler_skipped;
 } train_state;
 
 /* Writes m's parameters, AdamW state and dropout generator and s to path,
- * atomically. Dies on a system error (disk full, no permission). */
+ * atomically, as CHECKPOINT_VERSION. Dies on a system error (disk full, no
+ * permission). */
 void checkpoint_write(const char *path, const bert_model *m, const train_state *s);
 
 /* Reads path into m (which must have the same architecture: the parameter
  * count is checked) and s (whose buffers are replaced; s->order and
- * s->best_params allocated here). Returns 0, or -1 with a message in err
- * (naming the file: not a checkpoint, another version, truncated, another
- * model size or data size). */
+ * s->best_params allocated here). Reads versions 1 and 2. Returns 0, or -1
+ * with a message in err (naming the file: not a checkpoint, another
+ * version, truncated, another model size or data size). */
 int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, size_t errlen);
 
 void train_state_free(train_state *s);

@@ -241,11 +241,46 @@ static void evaluate_step(run *r, double epoch, train_eval_hook hook, void *ctx)
     if (hook) hook(ctx, s->step, &e, r->m);
 }
 
+/* The fp16 loss scaler of m's GPU twin, NULL on the CPU and in the other
+ * precisions. */
+static const bert_loss_scaler *dev_scaler(const bert_model *m)
+{
+    const bert_cuda *g = bert_dev_cuda(m);
+    return g ? bert_cuda_scaler(g) : NULL;
+}
+
 static void save_checkpoint(run *r)
 {
     bert_dev_pull(r->m, BERT_SYNC_PARAMS | BERT_SYNC_OPTIMIZER);
+    const bert_loss_scaler *sc = dev_scaler(r->m);
+    r->s.has_scaler = sc != NULL;
+    if (sc) {
+        r->s.loss_scale = sc->scale;
+        r->s.scaler_good_steps = sc->good_steps;
+        r->s.scaler_skipped = sc->skipped;
+    }
     checkpoint_write(r->o->checkpoint, r->m, &r->s);
     r->checkpoint_step = r->s.step;
+}
+
+/* A resumed fp16 run continues with the checkpoint's loss scale, so that
+ * it skips and grows where the uninterrupted run did. A checkpoint without
+ * one (version 1, or a run in another precision) leaves the scale at its
+ * start, which is then a different run: said, unless quiet. */
+static void restore_scaler(run *r)
+{
+    const bert_loss_scaler *sc = dev_scaler(r->m);
+    if (!sc) return;
+    if (r->s.has_scaler) {
+        bert_loss_scaler from = *sc;
+        from.scale = r->s.loss_scale;
+        from.good_steps = r->s.scaler_good_steps;
+        from.skipped = r->s.scaler_skipped;
+        bert_cuda_set_scaler(bert_dev_cuda(r->m), &from);
+    } else if (!r->o->quiet && r->s.step > 0) {
+        warn("%s holds no fp16 loss scale (an older bert-train's, or a run in another precision): the scale "
+             "starts again at %g", r->o->checkpoint, sc->scale);
+    }
 }
 
 static int non_finite(run *r, train_result *res, const char *what, double v)
@@ -302,6 +337,7 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
         s->args_json = want_args;
         res->resumed_from = r.checkpoint_step = s->step;
         bert_dev_push(m, BERT_SYNC_PARAMS | BERT_SYNC_OPTIMIZER);
+        restore_scaler(&r);
     }
 
     progress_start(&r.pg, o->quiet ? 0 : o->progress, r.total, s->step);

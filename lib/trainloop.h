@@ -18,7 +18,8 @@
  *    evaluations without a strictly better value;
  *  - checkpoints: the whole state (weights, AdamW moments and step, the
  *    shuffle and dropout generators, the epoch's order and position, the best
- *    weights and metric, the patience count, the log so far) in one file
+ *    weights and metric, the patience count, the log so far, on the GPU in
+ *    fp16 the loss scaler's state) in one file
  *    written atomically (lib/checkpoint), so a run killed at any moment and
  *    resumed from its last checkpoint ends with bit-identical weights and log;
  *  - a metrics log in NDJSON (what `cmplot curves` draws), a progress bar.

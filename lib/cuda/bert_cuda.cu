@@ -475,6 +475,14 @@ const bert_loss_scaler *bert_cuda_scaler(const bert_cuda *g)
     return g->use_scaler ? &g->scaler : NULL;
 }
 
+void bert_cuda_set_scaler(bert_cuda *g, const bert_loss_scaler *s)
+{
+    if (!g->use_scaler) return;
+    g->scaler.scale = s->scale;
+    g->scaler.good_steps = s->good_steps;
+    g->scaler.skipped = s->skipped;
+}
+
 const char *bert_cuda_describe(const bert_cuda *g)
 {
     return g->describe;
