@@ -13,7 +13,8 @@
  * default): per fold and per setting of the other options the candidates
  * are solved in ascending C, each fit warm-started from the one before, and
  * an L1 fit whose objective has stopped decreasing is ended there and
- * marked not converged (lib/linsolve: linsolve_ctl). Fast fits stop within
+ * marked not converged, and L1 solves use fast arithmetic (partial sums,
+ * cyclic coordinate order; lib/linsolve: linsolve_ctl). Fast fits stop within
  * the same tolerance of the same optimum, so scores move little; the
  * winner's refit on all rows is always the exact one (the caller's).
  *

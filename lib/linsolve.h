@@ -37,6 +37,7 @@ typedef struct linsolve_problem {
 /* The same matrix by columns, which the L1 solver walks. Row numbers within
  * a column increase. */
 typedef struct linsolve_cols {
+    size_t n;       /* columns */
     size_t *colptr; /* n + 1 offsets */
     uint32_t *row;
     double *val;
@@ -44,6 +45,18 @@ typedef struct linsolve_cols {
 
 void linsolve_cols_build(linsolve_cols *c, const linsolve_problem *p);
 void linsolve_cols_free(linsolve_cols *c);
+
+/* Empties every one of the first ncols columns that equals an earlier one
+ * (the same rows and values: n-grams that always occur together), setting
+ * rep[j] to that earlier column (rep[j] = j for the columns kept); returns
+ * how many were emptied. For L1 such columns act as one feature: the loss
+ * sees only their weights' sum and the 1-norm is least with all of it on
+ * one column, so the optimum's objective and predictions stay the same.
+ * Coordinate descent, on the other hand, can leave identical columns with
+ * weights of opposite signs, where no single-coordinate step helps and the
+ * solver stalls short of its tolerance. The caller moves a warm start's
+ * weights of merged columns onto rep[j]. */
+size_t linsolve_cols_merge_duplicates(linsolve_cols *c, size_t ncols, size_t *rep);
 
 /* MT19937 (std::mt19937) and scikit-learn's bounded_rand_int. */
 typedef struct linsolve_rng {
@@ -126,7 +139,7 @@ typedef struct linsolve_snap {
 typedef struct linsolve_ctl {
     const double *w0;   /* in: warm start, or NULL for w = 0 */
     int stop_stalled;   /* in */
-    int fast;           /* in, L1: fast arithmetic (see linsolve_l1r_lr) */
+    int fast;           /* in, L1: fast arithmetic, cyclic coordinate order (linsolve_cdl1.c) */
     int stalled;        /* out: 1 when the stall rule ended the solve */
     size_t nsnap;       /* in: snapshots to take */
     linsolve_snap *snap;

@@ -16,6 +16,7 @@
 void linsolve_cols_build(linsolve_cols *c, const linsolve_problem *p)
 {
     size_t nnz = p->rowptr[p->l];
+    c->n = p->n;
     c->colptr = xcalloc(p->n + 1, sizeof *c->colptr);
     c->row = xmalloc(nnz * sizeof *c->row);
     c->val = xmalloc(nnz * sizeof *c->val);
@@ -30,6 +31,81 @@ void linsolve_cols_build(linsolve_cols *c, const linsolve_problem *p)
             c->val[at] = p->val[k];
         }
     free(next);
+}
+
+/* FNV-1a over a column's rows and value bits */
+static uint64_t col_hash(const linsolve_cols *c, size_t j)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t k = c->colptr[j]; k < c->colptr[j + 1]; k++) {
+        uint64_t bits;
+        memcpy(&bits, &c->val[k], sizeof bits);
+        h = (h ^ c->row[k]) * 1099511628211ULL;
+        h = (h ^ bits) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static int same_col(const linsolve_cols *c, size_t a, size_t b)
+{
+    size_t na = c->colptr[a + 1] - c->colptr[a];
+    if (na != c->colptr[b + 1] - c->colptr[b]) return 0;
+    return memcmp(c->row + c->colptr[a], c->row + c->colptr[b], na * sizeof *c->row) == 0 &&
+           memcmp(c->val + c->colptr[a], c->val + c->colptr[b], na * sizeof *c->val) == 0;
+}
+
+typedef struct hashed_col {
+    uint64_t h;
+    size_t j;
+} hashed_col;
+
+static int cmp_hashed_col(const void *a, const void *b)
+{
+    const hashed_col *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return (x->j > y->j) - (x->j < y->j);
+}
+
+size_t linsolve_cols_merge_duplicates(linsolve_cols *c, size_t ncols, size_t *rep)
+{
+    hashed_col *hc = xmalloc((ncols ? ncols : 1) * sizeof *hc);
+    size_t nonempty = 0;
+    for (size_t j = 0; j < ncols; j++) {
+        rep[j] = j;
+        if (c->colptr[j + 1] > c->colptr[j]) hc[nonempty++] = (hashed_col){col_hash(c, j), j};
+    }
+    qsort(hc, nonempty, sizeof *hc, cmp_hashed_col);
+    size_t merged = 0;
+    /* within a run of equal hashes (columns in increasing order), each
+     * column joins the first earlier one it equals */
+    for (size_t a = 0; a < nonempty;) {
+        size_t b = a + 1;
+        while (b < nonempty && hc[b].h == hc[a].h) b++;
+        for (size_t x = a + 1; x < b; x++)
+            for (size_t y = a; y < x; y++)
+                if (rep[hc[y].j] == hc[y].j && same_col(c, hc[x].j, hc[y].j)) {
+                    rep[hc[x].j] = hc[y].j;
+                    merged++;
+                    break;
+                }
+        a = b;
+    }
+    free(hc);
+    if (!merged) return 0;
+    /* compact: the merged columns keep no entries (colptr[j + 1] is read
+     * before it is rewritten) */
+    size_t at = 0;
+    for (size_t j = 0; j < c->n; j++) {
+        size_t b = c->colptr[j], e = c->colptr[j + 1];
+        c->colptr[j] = at;
+        if (j >= ncols || rep[j] == j) {
+            memmove(c->row + at, c->row + b, (e - b) * sizeof *c->row);
+            memmove(c->val + at, c->val + b, (e - b) * sizeof *c->val);
+            at += e - b;
+        }
+    }
+    c->colptr[c->n] = at;
+    return merged;
 }
 
 void linsolve_cols_free(linsolve_cols *c)
@@ -77,17 +153,6 @@ static double l1_objective(int l, const signed char *y, const double *C, const d
     return w_norm + loss;
 }
 
-/* A cheap generator for fast mode's coordinate order (xorshift64*), seeded
- * from one draw of the caller's stream so that the stream still advances
- * as the snapshots of linsolve_ctl expect. */
-static inline uint32_t fast_below(uint64_t *x, uint32_t range)
-{
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    return (uint32_t)(((*x * 0x2545F4914F6CDD1DULL) >> 32) * (uint64_t)range >> 32);
-}
-
 /* x_j' v over column j's entries, as fast mode sums it: four partial sums,
  * so that the additions do not wait on each other */
 static inline double col_dot4(const double *a, const uint32_t *row, const double *v, size_t b, size_t e)
@@ -105,11 +170,12 @@ static inline double col_dot4(const double *a, const uint32_t *row, const double
 }
 
 /* The solver, specialised twice: fast = 0 is liblinear's arithmetic to the
- * bit; fast = 1 (linsolve_ctl.fast) sums in several partial sums, draws the
- * coordinate order from a cheaper generator and asks each Newton step's
- * inner problem for a solution good relative to the current violation.
- * The stopping rule is the same, so both end within the same tolerance of
- * the same optimum. */
+ * bit; fast = 1 (linsolve_ctl.fast) sums in several partial sums, visits
+ * the coordinates in cyclic order (as glmnet does: a random permutation
+ * scatters the column reads over memory; cyclic runs ~1.6x faster here)
+ * until the objective stalls, and asks each Newton step's inner problem for
+ * a solution good relative to the current violation. The stopping rule is
+ * the same, so both end within the same tolerance of the same optimum. */
 static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *p, const linsolve_cols *cols,
                                                         double eps, int max_newton_iter, linsolve_rng *rng,
                                                         linsolve_ctl *ctl, double *w, const int fast)
@@ -159,8 +225,11 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         D[j] = C[j] * exp_wTx[j] * tau_tmp * tau_tmp;
     }
     int warm = ctl && ctl->w0, stall = ctl && ctl->stop_stalled;
-    uint64_t order_rng = 0;
-    if (fast) order_rng = 0x9E3779B97F4A7C15ULL ^ linsolve_rng_next(rng);
+    /* Fast mode's cyclic order can stall where liblinear's random one does
+     * not (seen with n-gram columns that always occur together): when the
+     * objective stops decreasing it falls back to the random order, and
+     * only a stall under that ends the solve (if stall is set). */
+    int cyclic = fast, track = stall || fast, window_from = 0;
     if (ctl) {
         ctl->stalled = 0;
         for (size_t k = 0; k < ctl->nsnap; k++) ctl->snap[k].taken = 0;
@@ -169,7 +238,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
     /* the objective after each of the last LINSOLVE_STALL_ITERS Newton
      * iterations, kept up to date from the line search's own difference */
     double F = 0, F_hist[LINSOLVE_STALL_ITERS + 1];
-    if (stall) F_hist[0] = F = l1_objective(l, y, C, exp_wTx, w_norm);
+    if (track) F_hist[0] = F = l1_objective(l, y, C, exp_wTx, w_norm);
 
     while (newton_iter < max_newton_iter) {
         /* a run with max_iter m ends here when newton_iter = m */
@@ -258,9 +327,8 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         while (iter < max_iter) {
             QP_Gmax_new = 0;
             QP_Gnorm1_new = 0;
-            for (int j = 0; j < QP_active_size; j++) {
-                uint32_t range = (uint32_t)(QP_active_size - j);
-                int i = j + (int)(fast ? fast_below(&order_rng, range) : linsolve_rng_below(rng, range));
+            for (int j = 0; j < QP_active_size && !cyclic; j++) {
+                int i = j + (int)linsolve_rng_below(rng, (uint32_t)(QP_active_size - j));
                 swap_int(&index[i], &index[j]);
             }
             for (int s = 0; s < QP_active_size; s++) {
@@ -359,13 +427,18 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         if (iter == 1) inner_eps *= 0.25;
         newton_iter++;
         Gmax_old = Gmax_new;
-        if (stall) {
+        if (track) {
             F_hist[newton_iter % (LINSOLVE_STALL_ITERS + 1)] = F;
-            if (newton_iter >= LINSOLVE_STALL_ITERS &&
+            if (newton_iter - window_from >= LINSOLVE_STALL_ITERS &&
                 F_hist[(newton_iter - LINSOLVE_STALL_ITERS) % (LINSOLVE_STALL_ITERS + 1)] - F <=
                     LINSOLVE_STALL_REL * fabs(F)) {
-                ctl->stalled = 1;
-                break;
+                if (cyclic) {
+                    cyclic = 0;
+                    window_from = newton_iter;
+                } else if (stall) {
+                    ctl->stalled = 1;
+                    break;
+                }
             }
         }
     }

@@ -259,6 +259,7 @@ typedef struct lr_setup {
     size_t *start; /* K + 1: where each class's rows begin */
     linsolve_problem prob;
     linsolve_cols cols;
+    size_t *rep;   /* fast L1: the column each feature was merged into, or NULL */
     size_t *rowptr;
     uint32_t *idx;
     double *val, *y, *C;
@@ -297,8 +298,10 @@ static logreg_model *model_new(const lr_data *d, const size_t *counts, const lr_
     return m;
 }
 
+/* merge_duplicates: fast L1 fits solve with identical feature columns
+ * merged (linsolve_cols_merge_duplicates) */
 static void setup_build(lr_setup *s, const lr_data *d, const size_t *rows, size_t nrows, const size_t *counts,
-                        const lr_params *p)
+                        const lr_params *p, int merge_duplicates)
 {
     size_t K = d->nclasses;
     memset(s, 0, sizeof *s);
@@ -339,12 +342,19 @@ static void setup_build(lr_setup *s, const lr_data *d, const size_t *rows, size_
     s->y = xmalloc(nrows * sizeof *s->y);
     s->C = xmalloc(nrows * sizeof *s->C);
     s->prob = (linsolve_problem){nrows, n, s->rowptr, s->idx, s->val, s->y, s->C};
-    if (p->penalty == LR_L1) linsolve_cols_build(&s->cols, &s->prob);
+    if (p->penalty == LR_L1) {
+        linsolve_cols_build(&s->cols, &s->prob);
+        if (merge_duplicates) {
+            s->rep = xmalloc(dim * sizeof *s->rep);
+            linsolve_cols_merge_duplicates(&s->cols, dim, s->rep);
+        }
+    }
 }
 
 static void setup_free(lr_setup *s)
 {
     linsolve_cols_free(&s->cols);
+    free(s->rep);
     free(s->start);
     free(s->rowptr);
     free(s->idx);
@@ -407,8 +417,9 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
         pi.max_iter = max_iters[i];
         out[i] = model_new(d, counts, &pi);
     }
+    int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
     lr_setup s;
-    setup_build(&s, d, rows, nrows, counts, p);
+    setup_build(&s, d, rows, nrows, counts, p, fast);
     logreg_model *m = out[0];
     const logreg_model *warm = o ? o->warm : NULL;
     if (warm && (warm->nvec != m->nvec || warm->dim != m->dim || warm->params.fit_intercept != p->fit_intercept))
@@ -428,12 +439,17 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     size_t *snap_of = xmalloc(nmax * sizeof *snap_of);
     for (size_t i = 0; i < nmax; i++) snap[i].w = xmalloc(n * sizeof *snap[i].w);
     int *alone = xcalloc(nmax, sizeof *alone), *alone_next = xcalloc(nmax, sizeof *alone_next);
-    int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
 
     for (size_t v = 0; v < m->nvec; v++) {
         if (warm) {
             memcpy(w0, warm->coef + v * s.dim, s.dim * sizeof *w0);
             if (p->fit_intercept) w0[s.dim] = warm->intercept[v] / warm->params.intercept_scaling;
+            /* a merged column's weight goes where its twin's is (rep[j] < j) */
+            for (size_t j = 0; s.rep && j < s.dim; j++)
+                if (s.rep[j] != j) {
+                    w0[s.rep[j]] += w0[j];
+                    w0[j] = 0;
+                }
         }
         size_t ns = 0;
         for (size_t i = 1; i < nmax; i++)
