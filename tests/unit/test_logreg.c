@@ -136,6 +136,34 @@ static void test_primal_tol(void)
 
 /* ---- options */
 
+/* linsolve_cols_merge_duplicates on a 4 x 6 matrix whose columns 2 and 4
+ * repeat column 0 and column 3 shares a row with column 1 (not a copy);
+ * the last column (5, the bias's place) is outside ncols and must stay. */
+static void test_merge_duplicate_columns(void)
+{
+    /* rows: the entries (column: value) */
+    size_t rowptr[] = {0, 4, 6, 9, 10};
+    uint32_t idx[] = {0, 2, 4, 5, /**/ 1, 3, /**/ 0, 2, 4, /**/ 1};
+    double val[] = {0.5, 0.5, 0.5, 1, /**/ 0.25, 0.75, /**/ 0.125, 0.125, 0.125, /**/ 0.5};
+    double y[] = {1, -1, 1, -1}, C[] = {1, 1, 1, 1};
+    linsolve_problem p = {4, 6, rowptr, idx, val, y, C};
+    linsolve_cols c;
+    linsolve_cols_build(&c, &p);
+    size_t rep[5];
+    size_t merged = linsolve_cols_merge_duplicates(&c, 5, rep);
+    CHECK("merge: two columns equal to column 0 merged into it",
+          merged == 2 && rep[0] == 0 && rep[1] == 1 && rep[2] == 0 && rep[3] == 3 && rep[4] == 0);
+    size_t want_ptr[] = {0, 2, 4, 4, 5, 5, 6};
+    uint32_t want_row[] = {0, 2, 1, 3, 1, 0};
+    double want_val[] = {0.5, 0.125, 0.25, 0.5, 0.75, 1};
+    CHECK("merge: the merged columns are empty, the others (and the column past ncols) unchanged",
+          memcmp(c.colptr, want_ptr, sizeof want_ptr) == 0 && memcmp(c.row, want_row, sizeof want_row) == 0 &&
+              memcmp(c.val, want_val, sizeof want_val) == 0);
+    CHECK("merge: nothing to merge the second time", linsolve_cols_merge_duplicates(&c, 5, rep) == 0 &&
+          rep[2] == 2 && c.colptr[6] == 6);
+    linsolve_cols_free(&c);
+}
+
 static void test_class_weight_parsing(void)
 {
     lr_params p;
@@ -495,6 +523,7 @@ int main(void)
     }
     test_mt19937();
     test_primal_tol();
+    test_merge_duplicate_columns();
     test_class_weight_parsing();
     test_class_weights();
     test_grid();
