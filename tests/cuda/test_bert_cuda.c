@@ -35,6 +35,7 @@
 #include "bert.h"
 #include "bert_cuda.h"
 #include "../unit/bert_state.h"
+#include "../unit/train_fixture.h"
 #include "checkpoint.h"
 #include "tokdata.h"
 #include "trainloop.h"
@@ -64,25 +65,22 @@
 
 static const bert_precision all_precisions[] = {BERT_FP32, BERT_TF32, BERT_BF16, BERT_FP16};
 
+static void attach_with(bert_model *m, const bert_cuda_options *o)
+{
+    char err[512];
+    if (bert_dev_attach(m, BERT_DEVICE_CUDA, o, err, sizeof err) != BERT_DEVICE_CUDA) {
+        printf("FAIL attach the model to the GPU: %s\n", err);
+        exit(1);
+    }
+}
+
 static void attach(bert_model *m, bert_precision p, int deterministic)
 {
     bert_cuda_options o;
     bert_cuda_options_default(&o);
     o.precision = p;
     o.deterministic = deterministic;
-    char err[512];
-    if (bert_dev_attach(m, BERT_DEVICE_CUDA, &o, err, sizeof err) != BERT_DEVICE_CUDA) {
-        printf("FAIL attach the model to the GPU: %s\n", err);
-        exit(1);
-    }
-}
-
-static void load_tiny(bert_model *m, uint64_t seed)
-{
-    if (bert_load(m, GOLDEN "tiny_model", 0, seed) < 0) {
-        printf("FAIL load tiny model: %s\n", m->err);
-        exit(1);
-    }
+    attach_with(m, &o);
 }
 
 static const char *pname(bert_precision p, int det)
@@ -95,11 +93,6 @@ static const char *pname(bert_precision p, int det)
 /* ------------------------------------------------------------------------
  * Comparisons. */
 
-static int key_bias(const char *name)
-{
-    return strstr(name, "attention.self.key.bias") != NULL;
-}
-
 /* One gradient tensor against a full reference; prints the errors in units
  * of e on failure. */
 static int close_tensor(const char *what, const char *name, const float *ours, const float *ref, size_t n,
@@ -107,7 +100,7 @@ static int close_tensor(const char *what, const char *name, const float *ours, c
 {
     double scale = 0, worst = 0, d2 = 0, r2 = 0;
     for (size_t k = 0; k < n; k++) scale = fmax(scale, fabs(ref[k]));
-    const double ts = key_bias(name) ? (e > 1e-6 ? 1.0 : 0.01) * model_scale : scale;
+    const double ts = is_key_bias(name) ? (e > 1e-6 ? 1.0 : 0.01) * model_scale : scale;
     int bad = 0;
     for (size_t k = 0; k < n; k++) {
         const double d = fabs((double)ours[k] - ref[k]);
@@ -117,11 +110,11 @@ static int close_tensor(const char *what, const char *name, const float *ours, c
         if (!(d <= (GRAD_TOL + K_GRAD * e) * ts + GRAD_EPS * fabs(ref[k]))) bad++;
     }
     const double rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
-    const int norm_ok = key_bias(name) || rel <= 1e-5 + K_NORM * e;
+    const int norm_ok = is_key_bias(name) || rel <= 1e-5 + K_NORM * e;
     if (bad || !norm_ok || !(scale > 0) || isnan(worst))
         printf("  %s: %s: %d of %zu elements off; max |diff| %.3g = %.2f e x max|ref| %.3g; normwise %.3g = %.2f e\n",
                what, name, bad, n, worst, worst / (e * fmax(ts, 1e-30)), ts, rel, rel / e);
-    return !bad && norm_ok && !isnan(worst) && (scale > 0 || key_bias(name));
+    return !bad && norm_ok && !isnan(worst) && (scale > 0 || is_key_bias(name));
 }
 
 /* Every gradient against the golden state (full, or summarized as
@@ -164,7 +157,7 @@ static void check_forward_backward(const char *what, const bert_model *m, const 
             /* summarized: the samples, and sum / L2 with the element tolerance */
             double scale = 0, l2 = 0, sum = 0;
             for (int k = 0; k < g->nsample; k++) scale = fmax(scale, fabs(g->sample_val[k]));
-            const double ts = key_bias(g->name) ? (e > 1e-6 ? 1.0 : 0.01) * model_scale : scale;
+            const double ts = is_key_bias(g->name) ? (e > 1e-6 ? 1.0 : 0.01) * model_scale : scale;
             const double tol = (GRAD_TOL + K_GRAD * e) * ts;
             int bad = 0;
             for (int k = 0; k < g->nsample; k++)
@@ -264,12 +257,6 @@ static void test_state(const char *file, const char *label, bert_act act, bert_p
 
 /* ------------------------------------------------------------------------ */
 
-static void set_dropout(bert_model *m, double p)
-{
-    m->cfg.hidden_dropout = m->cfg.attn_dropout = p;
-    m->cfg.classifier_dropout = -1;
-}
-
 /* n training steps with dropout; returns the final weights */
 static float *train_steps(bert_precision p, int det, int n, float *losses)
 {
@@ -291,8 +278,7 @@ static float *train_steps(bert_precision p, int det, int n, float *losses)
         bert_dev_adamw_step(&m, &opt);
     }
     bert_dev_pull(&m, BERT_SYNC_PARAMS);
-    float *w = xmalloc(m.num_params * sizeof *w);
-    memcpy(w, m.params, m.num_params * sizeof *w);
+    float *w = copy_floats(m.params, m.num_params);
     bert_dev_detach(&m);
     bert_free(&m);
     free_state(&s);
@@ -314,6 +300,11 @@ static void test_deterministic(bert_precision p)
     CHECK(name, memcmp(a, b, nb) == 0 && memcmp(l1, l2, (size_t)n * sizeof(float)) == 0);
     free(a);
     free(b);
+}
+
+static void push_params(bert_model *m)
+{
+    bert_dev_push(m, BERT_SYNC_PARAMS);
 }
 
 /* Seeded dropout on the GPU: the model's generator keys the masks; the
@@ -350,35 +341,8 @@ static void test_dropout(void)
     bert_dev_forward(&m, &b, 1);
     bert_dev_backward(&m, 0);
     bert_dev_pull(&m, BERT_SYNC_GRADS | BERT_SYNC_PARAMS);
-    const char *names[] = {"classifier.weight", "bert.pooler.dense.weight", "bert.encoder.layer.1.output.dense.weight",
-                           "bert.encoder.layer.1.attention.self.query.weight",
-                           "bert.encoder.layer.0.intermediate.dense.bias", "bert.embeddings.LayerNorm.weight",
-                           "bert.embeddings.word_embeddings.weight"};
-    int ok = 1;
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        const bert_tensor *t = &m.tensors[bert_find_tensor(&m, names[k])];
-        size_t at = 0;
-        for (size_t i = 0; i < t->numel; i++)
-            if (fabs(m.grads[t->offset + i]) > fabs(m.grads[t->offset + at])) at = i;
-        float *pp = &m.params[t->offset + at], keep = *pp, g = m.grads[t->offset + at];
-        const float h = 1e-2f;
-        double loss[2];
-        for (int side = 0; side < 2; side++) {
-            *pp = keep + (side ? -h : h);
-            bert_dev_push(&m, BERT_SYNC_PARAMS);
-            bert_seed_dropout(&m, 11);
-            bert_dev_forward(&m, &b, 1);
-            loss[side] = m.loss;
-        }
-        *pp = keep;
-        bert_dev_push(&m, BERT_SYNC_PARAMS);
-        const double fd = (loss[0] - loss[1]) / (2.0 * h);
-        if (fabs(fd - g) > 1e-3 + 0.02 * fabs(g)) {
-            printf("  %s[%zu]: backward %.6g, finite difference %.6g\n", names[k], at, g, fd);
-            ok = 0;
-        }
-    }
-    CHECK("gpu dropout: backward through the masks agrees with finite differences (7 tensors)", ok);
+    CHECK("gpu dropout: backward through the masks agrees with finite differences (7 tensors)",
+          dropout_fd_agrees(&m, &b, 11, bert_dev_forward, push_params));
     bert_dev_detach(&m);
     bert_free(&m);
     free_state(&s);
@@ -399,22 +363,17 @@ static void test_accumulation_and_clip(void)
     bert_dev_forward(&m, &full, 1);
     bert_dev_backward(&m, 0);
     bert_dev_pull(&m, BERT_SYNC_GRADS);
-    float *want = xmalloc(m.num_params * sizeof *want);
-    memcpy(want, m.grads, m.num_params * sizeof *want);
+    float *want = copy_floats(m.grads, m.num_params);
     const double wsum = m.weight_sum;
     bert_dev_zero_grad(&m);
     for (int half = 0; half < 2; half++) {
-        const size_t o = (size_t)half * 2 * s.T;
-        bert_batch mb = {2, s.T, s.ids + o, s.types + o, s.mask + o, s.labels + 2 * half};
+        bert_batch mb = state_micro_batch(&s, half);
         bert_dev_forward(&m, &mb, 1);
         bert_dev_backward(&m, wsum);
     }
     bert_dev_pull(&m, BERT_SYNC_GRADS);
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < m.num_params; i++) {
-        worst = fmax(worst, fabs((double)m.grads[i] - want[i]));
-        scale = fmax(scale, fabs(want[i]));
-    }
+    double scale;
+    const double worst = max_diff(m.grads, want, m.num_params, &scale);
     char name[300];
     snprintf(name, sizeof name, "gpu: 2 accumulated micro-batches = the batch of 4 (max diff %.3g, max |g| %.3g)", worst,
              scale);
@@ -441,7 +400,7 @@ static void test_accumulation_and_clip(void)
     double dp = 0, dm = 0, mscale = 0;
     for (int t = 0; t < m.num_tensors; t++) {
         /* the key biases' gradient is rounding noise, which AdamW turns into steps of about lr */
-        if (key_bias(m.tensors[t].name)) continue;
+        if (is_key_bias(m.tensors[t].name)) continue;
         for (size_t i = m.tensors[t].offset; i < m.tensors[t].offset + m.tensors[t].numel; i++) {
             dp = fmax(dp, fabs((double)m.params[i] - cpu.params[i]));
             dm = fmax(dm, fabs((double)m.adam_m[i] - cpu.adam_m[i]));
@@ -471,11 +430,7 @@ static void attach_fp16(bert_model *m, double scale, long interval)
     o.deterministic = 1;
     o.init_loss_scale = scale;
     o.loss_scale_interval = interval;
-    char err[256];
-    if (bert_dev_attach(m, BERT_DEVICE_CUDA, &o, err, sizeof err) != BERT_DEVICE_CUDA) {
-        printf("FAIL attach: %s\n", err);
-        exit(1);
-    }
+    attach_with(m, &o);
 }
 
 static void test_loss_scaling(void)
@@ -489,8 +444,7 @@ static void test_loss_scaling(void)
     const bert_loss_scaler *sc = bert_cuda_scaler(bert_dev_cuda(&m));
     bert_batch b = state_batch(&s);
     bert_adamw opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
-    float *before = xmalloc(m.num_params * sizeof *before);
-    memcpy(before, m.params, m.num_params * sizeof *before);
+    float *before = copy_floats(m.params, m.num_params);
     bert_dev_zero_grad(&m);
     bert_dev_forward(&m, &b, 1);
     bert_dev_backward(&m, 0);
@@ -601,27 +555,13 @@ static void test_shapes(bert_precision p)
 /* ------------------------------------------------------------------------
  * The training loop on the GPU. */
 
-static void load_data(tok_dataset *tr, tok_dataset *va, const bert_config *cfg)
-{
-    tokdata_read(tr, GOLDEN "train_ref/train.jsonl", "label", cfg);
-    int n;
-    char **names = tokdata_map_labels(tr, &n);
-    tokdata_read(va, GOLDEN "train_ref/val.jsonl", "label", cfg);
-    tokdata_apply_labels(va, names, n);
-    free(names);
-}
-
 /* The GPU options of run_loop: fp32, deterministic; or fp16 with this loss
  * scaling (init_loss_scale > 0). */
 static bert_cuda_options loop_gpu;
 
 static void attach_loop(bert_model *m)
 {
-    char err[256];
-    if (bert_dev_attach(m, BERT_DEVICE_CUDA, &loop_gpu, err, sizeof err) != BERT_DEVICE_CUDA) {
-        printf("FAIL attach: %s\n", err);
-        exit(1);
-    }
+    attach_with(m, &loop_gpu);
 }
 
 static void loop_options(bert_precision p, double init_loss_scale, long interval)
@@ -635,58 +575,35 @@ static void loop_options(bert_precision p, double init_loss_scale, long interval
 /* The scaler of the last run_loop on the GPU, as it ended */
 static bert_loss_scaler loop_scaler;
 
-/* test_train.c's resumable run, on a device; returns the final weights */
+static void finish_loop(bert_model *m)
+{
+    const bert_cuda *g = bert_dev_cuda(m);
+    const bert_loss_scaler *sc = g ? bert_cuda_scaler(g) : NULL;
+    if (sc) loop_scaler = *sc;
+    else memset(&loop_scaler, 0, sizeof loop_scaler);
+    bert_dev_detach(m);
+}
+
+/* test_train.c's resumable run (fewer epochs on the emulation), on a
+ * device; returns the final weights */
 static float *run_loop(bert_device dev, double dropout, const tok_dataset *tr, const tok_dataset *va, const char *ckpt,
                        int resume, long crash_after, strbuf *log, long *resumed_from, int *status)
 {
     train_options o;
-    train_options_default(&o);
-    o.quiet = 1;
-    o.progress = 0;
-    o.batch_size = 2;
-    o.grad_accum = 2;
-    o.epochs = EMU ? 1 : 3;
-    o.lr = 1e-3;
-    o.bucket = 1;
-    o.seed = 11;
-    o.eval_every = 2;
-    o.checkpoint = ckpt;
-    o.checkpoint_every = 3;
-    o.resume = resume;
-    o.args_json = "{\"test\":1}";
-    bert_model m;
-    if (crash_after > 0) {
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            load_tiny(&m, 9);
-            set_dropout(&m, dropout);
-            if (dev == BERT_DEVICE_CUDA) attach_loop(&m);
-            o.crash_after = crash_after;
-            train_result res;
-            train_run(&m, tr, va, &o, &res, NULL, NULL);
-            _exit(0); /* not reached */
-        }
-        waitpid(pid, status, 0);
-        return NULL;
+    resumable_options(&o, EMU ? 1 : 3, ckpt, resume);
+    o.crash_after = crash_after;
+    const tiny_hooks h = {dev == BERT_DEVICE_CUDA ? attach_loop : NULL, finish_loop};
+    return train_tiny(&o, 9, dropout, tr, va, &h, log, resumed_from, status);
+}
+
+/* A scratch directory from the template dir; ckpt: the checkpoint's path in it */
+static void checkpoint_dir(char *dir, char *ckpt, size_t n)
+{
+    if (!mkdtemp(dir)) {
+        printf("FAIL mkdtemp\n");
+        exit(1);
     }
-    load_tiny(&m, 9);
-    set_dropout(&m, dropout);
-    if (dev == BERT_DEVICE_CUDA) attach_loop(&m);
-    train_result res;
-    if (train_run(&m, tr, va, &o, &res, NULL, NULL) < 0) printf("FAIL train: %s\n", res.err);
-    const bert_loss_scaler *sc = dev == BERT_DEVICE_CUDA ? bert_cuda_scaler(bert_dev_cuda(&m)) : NULL;
-    if (sc) loop_scaler = *sc;
-    else memset(&loop_scaler, 0, sizeof loop_scaler);
-    float *p = xmalloc(m.num_params * sizeof *p);
-    memcpy(p, m.params, m.num_params * sizeof *p);
-    sb_clear(log);
-    sb_addn(log, res.log.s, res.log.len);
-    *resumed_from = res.resumed_from;
-    train_result_free(&res);
-    bert_dev_detach(&m);
-    bert_free(&m);
-    return p;
+    snprintf(ckpt, n, "%s/checkpoint.bin", dir);
 }
 
 /* The losses of a log's train records */
@@ -699,34 +616,24 @@ static int log_losses(const strbuf *log, double *out, int max)
 
 static void test_trainloop(void)
 {
-    bert_model m;
-    load_tiny(&m, 9);
-    const size_t nb = m.num_params * sizeof(float);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg); /* m: the tensor names */
+    train_fixture f; /* f.m: the tensor names */
+    fixture_open(&f, 9);
+    const size_t nb = f.m.num_params * sizeof(float);
     char dir[] = "/tmp/pipeclf-cuda-test.XXXXXX", ckpt[64];
-    if (!mkdtemp(dir)) {
-        printf("FAIL mkdtemp\n");
-        exit(1);
-    }
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", dir);
+    checkpoint_dir(dir, ckpt, sizeof ckpt);
     strbuf log_cpu = {0}, log0 = {0}, log1 = {0};
     long from = -1;
     int status = 0;
     loop_options(BERT_FP32, 0, 0);
     /* without dropout (the devices draw different masks): the same run */
-    float *cpu = run_loop(BERT_DEVICE_CPU, 0, &tr, &va, NULL, 0, 0, &log_cpu, &from, &status);
-    float *gpu = run_loop(BERT_DEVICE_CUDA, 0, &tr, &va, NULL, 0, 0, &log0, &from, &status);
+    float *cpu = run_loop(BERT_DEVICE_CPU, 0, &f.tr, &f.va, NULL, 0, 0, &log_cpu, &from, &status);
+    float *gpu = run_loop(BERT_DEVICE_CUDA, 0, &f.tr, &f.va, NULL, 0, 0, &log0, &from, &status);
     double lc[64], lg[64];
     const int nc = log_losses(&log_cpu, lc, 64), ng = log_losses(&log0, lg, 64);
-    double worst = 0, wworst = 0;
+    double worst = 0;
     int ok = nc == ng && ng > 0;
     for (int i = 0; i < ng && ok; i++) worst = fmax(worst, fabs(lg[i] - lc[i]) / lc[i]);
-    for (int t = 0; t < m.num_tensors; t++) {
-        if (key_bias(m.tensors[t].name)) continue; /* rounding noise that AdamW amplifies, as test_train.c notes */
-        for (size_t i = m.tensors[t].offset; i < m.tensors[t].offset + m.tensors[t].numel; i++)
-            wworst = fmax(wworst, fabs((double)gpu[i] - cpu[i]));
-    }
+    const double wworst = weights_max_diff(&f.m, gpu, cpu);
     char name[300];
     snprintf(name, sizeof name, "trainloop on the GPU (fp32, no dropout) = on the CPU: %d steps' losses (max rel diff "
              "%.3g), final weights but the key biases (max diff %.3g)", ng, worst, wworst);
@@ -734,10 +641,10 @@ static void test_trainloop(void)
     free(gpu);
 
     /* with dropout on: the whole run, then killed and resumed */
-    float *whole = run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, NULL, 0, 0, &log0, &from, &status);
-    run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, ckpt, 0, EMU ? 3 : 7, NULL, NULL, &status);
+    float *whole = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, NULL, 0, 0, &log0, &from, &status);
+    run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 0, EMU ? 3 : 7, NULL, NULL, &status);
     CHECK("trainloop on the GPU: the child run was killed by SIGKILL", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    float *resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, ckpt, 1, 0, &log1, &from, &status);
+    float *resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 1, 0, &log1, &from, &status);
     snprintf(name, sizeof name, "trainloop on the GPU, deterministic: killed after step %d and resumed from the "
              "checkpoint of step %ld: bit-identical weights and log", EMU ? 3 : 7, from);
     CHECK(name, from == (EMU ? 3 : 6) && memcmp(whole, resumed, nb) == 0 && log0.len == log1.len &&
@@ -750,9 +657,7 @@ static void test_trainloop(void)
     sb_free(&log_cpu);
     sb_free(&log0);
     sb_free(&log1);
-    tokdata_free(&tr);
-    tokdata_free(&va);
-    bert_free(&m);
+    fixture_close(&f);
 }
 
 /* fp16 with a loss scale that moves before the checkpoint (interval 1: a
@@ -767,37 +672,31 @@ static void test_trainloop(void)
 
 static void test_trainloop_fp16(void)
 {
-    bert_model m;
-    load_tiny(&m, 9);
-    const size_t nb = m.num_params * sizeof(float);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg);
+    train_fixture f; /* f.m: the model the checkpoint is read into */
+    fixture_open(&f, 9);
+    const size_t nb = f.m.num_params * sizeof(float);
     char dir[] = "/tmp/pipeclf-cuda-test.XXXXXX", ckpt[64];
-    if (!mkdtemp(dir)) {
-        printf("FAIL mkdtemp\n");
-        exit(1);
-    }
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", dir);
+    checkpoint_dir(dir, ckpt, sizeof ckpt);
     strbuf log0 = {0}, log1 = {0};
     long from = -1;
     int status = 0;
     const long crash = EMU ? 3 : 7;
     loop_options(BERT_FP16, ldexp(1.0, SCALE0), 1);
-    float *whole = run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, NULL, 0, 0, &log0, &from, &status);
+    float *whole = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, NULL, 0, 0, &log0, &from, &status);
     const bert_loss_scaler end = loop_scaler;
-    run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, ckpt, 0, crash, NULL, NULL, &status);
+    run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 0, crash, NULL, NULL, &status);
     CHECK("trainloop fp16: the child run was killed by SIGKILL", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     train_state s = {0};
-    s.n = tr.n;
+    s.n = f.tr.n;
     char err[MODEL_ERR_MAX], name[400];
-    const int read = checkpoint_read(ckpt, &m, &s, err, sizeof err) == 0;
+    const int read = checkpoint_read(ckpt, &f.m, &s, err, sizeof err) == 0;
     snprintf(name, sizeof name, "trainloop fp16: the checkpoint of step %ld holds the loss scaler: scale 2^%g (from "
              "2^%d), %ld steps skipped, %ld clean since the last change", s.step, log2(s.loss_scale), SCALE0,
              s.scaler_skipped, s.scaler_good_steps);
     CHECK(name, read && s.has_scaler && s.scaler_skipped > 0 && s.loss_scale != ldexp(1.0, SCALE0 - (int)s.scaler_skipped));
 
-    float *resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, ckpt, 1, 0, &log1, &from, &status);
+    float *resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 1, 0, &log1, &from, &status);
     snprintf(name, sizeof name, "trainloop fp16, deterministic: killed after step %ld and resumed from the checkpoint "
              "of step %ld: bit-identical weights, log and loss scaler (2^%g, %ld skipped)", crash, from,
              log2(end.scale), end.skipped);
@@ -808,8 +707,8 @@ static void test_trainloop_fp16(void)
 
     /* the same checkpoint without the scaler: the scale restarts at 2^SCALE0 */
     s.has_scaler = 0;
-    checkpoint_write(ckpt, &m, &s);
-    resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &tr, &va, ckpt, 1, 0, &log1, &from, &status);
+    checkpoint_write(ckpt, &f.m, &s);
+    resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 1, 0, &log1, &from, &status);
     snprintf(name, sizeof name, "trainloop fp16: resumed without the scaler's state, the run ends elsewhere (%ld steps "
              "skipped after the resume, not %ld)", loop_scaler.skipped, end.skipped - s.scaler_skipped);
     const int elsewhere = from == s.step && memcmp(whole, resumed, nb) != 0;
@@ -824,22 +723,15 @@ static void test_trainloop_fp16(void)
     train_state_free(&s);
     sb_free(&log0);
     sb_free(&log1);
-    tokdata_free(&tr);
-    tokdata_free(&va);
-    bert_free(&m);
+    fixture_close(&f);
 }
 
 /* ------------------------------------------------------------------------ */
 
 static void test_minilm(bert_precision p)
 {
-    char dir[4096], path[4200];
-    minilm_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (access(path, R_OK) != 0) {
-        printf("SKIP minilm parity: %s not found (scripts/fetch_model.sh fetches it)\n", path);
-        return;
-    }
+    char dir[4096];
+    if (!minilm_found(dir, sizeof dir)) return;
     state s;
     load_state(&s, GOLDEN "minilm.state");
     bert_model cpu, m;

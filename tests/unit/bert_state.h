@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#ifndef GOLDEN
 #define GOLDEN "tests/golden/bert/"
+#endif
 #define STATE_MAGIC 20261122
 
 /* ------------------------------------------------------------------------
@@ -135,6 +138,13 @@ static bert_batch state_batch(const state *s)
     return (bert_batch){s->B, s->T, s->ids, s->types, s->mask, s->labels};
 }
 
+/* The half-th (0, 1) of the state's batch of 4 in two micro-batches of 2 */
+static inline bert_batch state_micro_batch(const state *s, int half)
+{
+    const size_t o = (size_t)half * 2 * s->T;
+    return (bert_batch){2, s->T, s->ids + o, s->types + o, s->mask + o, s->labels + 2 * half};
+}
+
 /* Where scripts/fetch_model.sh puts all-MiniLM-L6-v2, whose golden state
  * is minilm.state. */
 static inline const char *minilm_dir(char *buf, size_t n)
@@ -143,6 +153,17 @@ static inline const char *minilm_dir(char *buf, size_t n)
     if (env && *env) snprintf(buf, n, "%s/all-MiniLM-L6-v2", env);
     else snprintf(buf, n, "%s/.cache/pipeclf/models/all-MiniLM-L6-v2", home ? home : ".");
     return buf;
+}
+
+/* minilm_dir into dir; 0, with a SKIP line, where the model is not fetched */
+static inline int minilm_found(char *dir, size_t n)
+{
+    char path[4200];
+    minilm_dir(dir, n);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (access(path, R_OK) == 0) return 1;
+    printf("SKIP minilm parity: %s not found (scripts/fetch_model.sh fetches it)\n", path);
+    return 0;
 }
 
 #endif

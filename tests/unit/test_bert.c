@@ -23,6 +23,7 @@
 #include "check.h"
 #include "common.h"
 #include "safetensors.h"
+#include "train_fixture.h"
 
 #include <float.h>
 #include <stdint.h>
@@ -66,11 +67,6 @@ static void check_logits(const char *what, const bert_model *m, const state *s)
     CHECK(name, fabs((double)m->loss - s->loss) <= LOSS_TOL);
 }
 
-static int key_bias(const char *name)
-{
-    return strstr(name, "attention.self.key.bias") != NULL;
-}
-
 /* Every gradient tensor, by HF name, against the reference. */
 static void check_grads(const char *what, const bert_model *m, const state *s)
 {
@@ -98,7 +94,7 @@ static void check_grads(const char *what, const bert_model *m, const state *s)
         if (g->full) {
             for (int k = 0; k < g->numel; k++)
                 if (fabs(g->full[k]) > scale) scale = fabs(g->full[k]);
-            double tol_scale = key_bias(g->name) ? 0.01 * model_scale : scale;
+            double tol_scale = is_key_bias(g->name) ? 0.01 * model_scale : scale;
             for (int k = 0; k < g->numel; k++) {
                 double d = fabs((double)ours[k] - g->full[k]);
                 if (d > worst) worst = d;
@@ -109,7 +105,7 @@ static void check_grads(const char *what, const bert_model *m, const state *s)
         } else {
             for (int k = 0; k < g->nsample; k++)
                 if (fabs(g->sample_val[k]) > scale) scale = fabs(g->sample_val[k]); /* the largest are sampled */
-            double tol_scale = key_bias(g->name) ? 0.01 * model_scale : scale;
+            double tol_scale = is_key_bias(g->name) ? 0.01 * model_scale : scale;
             double sum = 0, abs_sum = 0, l2 = 0;
             for (int k = 0; k < g->numel; k++) {
                 sum += ours[k];
@@ -191,13 +187,13 @@ static void test_tiny(void)
     CHECK("tiny: no gradient on the padding embedding row", pad_zero);
     bert_free(&m);
 
-    rc = bert_load(&m, GOLDEN "tiny_model", 0, 1);
+    load_tiny(&m, 1);
     check_steps("tiny", &m, &s);
     bert_free(&m);
     free_state(&s);
 
     load_state(&s, GOLDEN "tiny_weighted.state");
-    rc = bert_load(&m, GOLDEN "tiny_model", 0, 1);
+    load_tiny(&m, 1);
     bert_set_class_weights(&m, s.class_weights);
     b = state_batch(&s);
     bert_zero_grad(&m);
@@ -221,7 +217,7 @@ static void test_activations(void)
         state s;
         load_state(&s, acts[k].file);
         bert_model m;
-        if (bert_load(&m, GOLDEN "tiny_model", 0, 1) < 0) exit(1);
+        load_tiny(&m, 1);
         m.cfg.act = acts[k].act;
         bert_batch b = state_batch(&s);
         bert_zero_grad(&m);
@@ -271,13 +267,8 @@ static void test_init(void)
 
 static void test_minilm(void)
 {
-    char dir[4096], path[4200];
-    minilm_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (access(path, R_OK) != 0) {
-        printf("SKIP minilm parity: %s not found (scripts/fetch_model.sh fetches it)\n", path);
-        return;
-    }
+    char dir[4096];
+    if (!minilm_found(dir, sizeof dir)) return;
     state s;
     load_state(&s, GOLDEN "minilm.state");
     bert_model m;
@@ -326,27 +317,22 @@ static void test_grad_accumulation(void)
     state s;
     load_state(&s, GOLDEN "tiny_weighted.state");
     bert_model m;
-    if (bert_load(&m, GOLDEN "tiny_model", 0, 1) < 0) exit(1);
+    load_tiny(&m, 1);
     bert_set_class_weights(&m, s.class_weights);
     bert_batch full = state_batch(&s);
     bert_zero_grad(&m);
     bert_forward(&m, &full, 1);
     bert_backward(&m, 0);
-    float *want = xmalloc(m.num_params * sizeof *want);
-    memcpy(want, m.grads, m.num_params * sizeof *want);
+    float *want = copy_floats(m.grads, m.num_params);
     double wsum = m.weight_sum;
     bert_zero_grad(&m);
     for (int half = 0; half < 2; half++) {
-        const size_t o = (size_t)half * 2 * s.T;
-        bert_batch mb = {2, s.T, s.ids + o, s.types + o, s.mask + o, s.labels + 2 * half};
+        bert_batch mb = state_micro_batch(&s, half);
         bert_forward(&m, &mb, 1);
         bert_backward(&m, wsum);
     }
-    double worst = 0, scale = 0;
-    for (size_t i = 0; i < m.num_params; i++) {
-        worst = fmax(worst, fabs((double)m.grads[i] - want[i]));
-        scale = fmax(scale, fabs(want[i]));
-    }
+    double scale;
+    const double worst = max_diff(m.grads, want, m.num_params, &scale);
     char name[200];
     snprintf(name, sizeof name, "gradient accumulation over 2 micro-batches = the batch of 4 (max diff %.3g, max |g| %.3g)",
              worst, scale);
@@ -354,12 +340,6 @@ static void test_grad_accumulation(void)
     free(want);
     bert_free(&m);
     free_state(&s);
-}
-
-static void set_dropout(bert_model *m, double p)
-{
-    m->cfg.hidden_dropout = m->cfg.attn_dropout = p;
-    m->cfg.classifier_dropout = -1;
 }
 
 /* Seeded dropout: the same seed gives the same masks and loss, another seed
@@ -370,7 +350,7 @@ static void test_dropout(void)
     state s;
     load_state(&s, GOLDEN "tiny.state");
     bert_model m;
-    if (bert_load(&m, GOLDEN "tiny_model", 0, 1) < 0) exit(1);
+    load_tiny(&m, 1);
     bert_batch b = state_batch(&s);
     set_dropout(&m, 0.5);
     bert_seed_dropout(&m, 7);
@@ -397,34 +377,8 @@ static void test_dropout(void)
     bert_seed_dropout(&m, 11);
     bert_forward(&m, &b, 1);
     bert_backward(&m, 0);
-    /* the largest gradient element of a few tensors along the whole path */
-    const char *names[] = {"classifier.weight", "bert.pooler.dense.weight", "bert.encoder.layer.1.output.dense.weight",
-                           "bert.encoder.layer.1.attention.self.query.weight", "bert.encoder.layer.0.intermediate.dense.bias",
-                           "bert.embeddings.LayerNorm.weight", "bert.embeddings.word_embeddings.weight"};
-    int ok = 1;
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        const bert_tensor *t = &m.tensors[bert_find_tensor(&m, names[k])];
-        size_t at = 0;
-        for (size_t i = 0; i < t->numel; i++)
-            if (fabs(m.grads[t->offset + i]) > fabs(m.grads[t->offset + at])) at = i;
-        float *p = &m.params[t->offset + at], keep = *p, g = m.grads[t->offset + at];
-        const float h = 1e-2f;
-        *p = keep + h;
-        bert_seed_dropout(&m, 11);
-        bert_forward(&m, &b, 1);
-        double up = m.loss;
-        *p = keep - h;
-        bert_seed_dropout(&m, 11);
-        bert_forward(&m, &b, 1);
-        double down = m.loss;
-        *p = keep;
-        double fd = (up - down) / (2.0 * h);
-        if (fabs(fd - g) > 1e-3 + 0.02 * fabs(g)) {
-            printf("  %s[%zu]: backward %.6g, finite difference %.6g\n", names[k], at, g, fd);
-            ok = 0;
-        }
-    }
-    CHECK("dropout: backward through the masks agrees with finite differences (7 tensors)", ok);
+    CHECK("dropout: backward through the masks agrees with finite differences (7 tensors)",
+          dropout_fd_agrees(&m, &b, 11, bert_forward, NULL));
     bert_free(&m);
     free_state(&s);
 }
@@ -434,7 +388,7 @@ static void test_clip_and_decay(void)
     state s;
     load_state(&s, GOLDEN "tiny.state");
     bert_model m;
-    if (bert_load(&m, GOLDEN "tiny_model", 0, 1) < 0) exit(1);
+    load_tiny(&m, 1);
     bert_batch b = state_batch(&s);
     bert_zero_grad(&m);
     bert_forward(&m, &b, 1);
@@ -453,8 +407,7 @@ static void test_clip_and_decay(void)
 
     /* zero gradients: AdamW only decays, and not biases or LayerNorm */
     bert_zero_grad(&m);
-    float *before = xmalloc(m.num_params * sizeof *before);
-    memcpy(before, m.params, m.num_params * sizeof *before);
+    float *before = copy_floats(m.params, m.num_params);
     bert_adamw opt = {0.1f, 0.9f, 0.999f, 1e-8f, 0.5f};
     bert_adamw_step(&m, &opt);
     int ok = 1;

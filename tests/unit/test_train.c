@@ -25,6 +25,7 @@
 #include "schedule.h"
 #include "tokdata.h"
 #include "trainloop.h"
+#include "train_fixture.h"
 
 #include <cblas.h>
 #include <signal.h>
@@ -33,8 +34,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define GOLDEN "tests/golden/bert/"
 
 static char tmpdir[64];
 
@@ -69,49 +68,6 @@ static double num(const cJSON *o, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static void load_tiny(bert_model *m, uint64_t seed)
-{
-    if (bert_load(m, GOLDEN "tiny_model", 3, seed) < 0) {
-        printf("FAIL load tiny model: %s\n", m->err);
-        exit(1);
-    }
-}
-
-static void set_dropout(bert_model *m, double p)
-{
-    m->cfg.hidden_dropout = m->cfg.attn_dropout = p;
-    m->cfg.classifier_dropout = -1;
-}
-
-/* train_ref's train and val sets, labels mapped */
-static void load_data(tok_dataset *tr, tok_dataset *va, const bert_config *cfg)
-{
-    tokdata_read(tr, GOLDEN "train_ref/train.jsonl", "label", cfg);
-    int n;
-    char **names = tokdata_map_labels(tr, &n);
-    tokdata_read(va, GOLDEN "train_ref/val.jsonl", "label", cfg);
-    tokdata_apply_labels(va, names, n);
-    free(names);
-}
-
-static void quiet_options(train_options *o)
-{
-    train_options_default(o);
-    o->quiet = 1;
-    o->progress = 0;
-}
-
-/* The key biases' gradient is zero in exact arithmetic (softmax ignores a
- * shift of a row's scores, and q . b_k shifts every score of query q
- * alike), so it is float rounding noise; AdamW divides it by its own size
- * and moves those biases by about lr a step in a direction the noise picks,
- * in PyTorch as here. They are left out of the comparisons of trained
- * weights; every other tensor agrees to float rounding. */
-static int is_key_bias(const char *name)
-{
-    return strstr(name, "attention.self.key.bias") != NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -155,25 +111,21 @@ static void test_parity(void)
 {
     cJSON *ref = read_json(GOLDEN "train_ref/expected.json");
     const cJSON *hyper = cJSON_GetObjectItemCaseSensitive(ref, "hyper");
-    bert_model m;
-    load_tiny(&m, 1);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg);
+    train_fixture f;
+    fixture_open(&f, 1);
     float cw[3];
     for (int k = 0; k < 3; k++) cw[k] = (float)cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(hyper, "class_weights"), k)->valuedouble;
-    bert_set_class_weights(&m, cw);
-    train_options o;
-    quiet_options(&o);
-    o.shuffle = 0;
-    o.batch_size = 4;
-    o.grad_accum = 2; /* the reference takes each step of 8 in one batch */
-    o.epochs = (long)num(hyper, "epochs");
-    o.lr = num(hyper, "lr");
-    o.weight_decay = num(hyper, "weight_decay");
-    o.max_grad_norm = num(hyper, "max_grad_norm");
-    o.warmup_steps = (long)num(hyper, "warmup_steps");
+    bert_set_class_weights(&f.m, cw);
+    f.o.shuffle = 0;
+    f.o.batch_size = 4;
+    f.o.grad_accum = 2; /* the reference takes each step of 8 in one batch */
+    f.o.epochs = (long)num(hyper, "epochs");
+    f.o.lr = num(hyper, "lr");
+    f.o.weight_decay = num(hyper, "weight_decay");
+    f.o.max_grad_norm = num(hyper, "max_grad_norm");
+    f.o.warmup_steps = (long)num(hyper, "warmup_steps");
     train_result res;
-    int rc = train_run(&m, &tr, NULL, &o, &res, NULL, NULL);
+    int rc = train_run(&f.m, &f.tr, NULL, &f.o, &res, NULL, NULL);
     CHECK("parity: the run ends", rc == 0 && res.steps == (long)num(ref, "total_steps"));
 
     /* each step's record in the log against the reference */
@@ -207,16 +159,16 @@ static void test_parity(void)
     double dsum = 0, dval = 0;
     int ntensors = 0, missing = 0;
     cJSON_ArrayForEach(t, params) {
-        int i = bert_find_tensor(&m, t->string);
+        int i = bert_find_tensor(&f.m, t->string);
         if (i < 0) {
             missing++;
             continue;
         }
         ntensors++;
-        if (is_key_bias(t->string)) continue;
-        const float *p = m.params + m.tensors[i].offset;
+        if (is_key_bias(t->string)) continue; /* rounding noise that AdamW amplifies */
+        const float *p = f.m.params + f.m.tensors[i].offset;
         double s = 0, l2 = 0;
-        for (size_t k = 0; k < m.tensors[i].numel; k++) {
+        for (size_t k = 0; k < f.m.tensors[i].numel; k++) {
             s += p[k];
             l2 += (double)p[k] * p[k];
         }
@@ -228,69 +180,47 @@ static void test_parity(void)
             if (d > dval) dval = d;
         }
     }
-    CHECK("parity: every tensor of the reference is in the model", missing == 0 && ntensors == m.num_tensors);
+    CHECK("parity: every tensor of the reference is in the model", missing == 0 && ntensors == f.m.num_tensors);
     snprintf(name, sizeof name, "parity: final weights' L2 norm per tensor to 1e-6 relative (max %.3g)", dsum);
     CHECK(name, dsum <= 1e-6);
     snprintf(name, sizeof name, "parity: final weights, 24 elements per tensor, to 1e-5 (max diff %.3g)", dval);
     CHECK(name, dval <= 1e-5);
 
     eval_result e;
-    int *pred = xmalloc(va.n * sizeof *pred);
-    train_evaluate(&m, &va, 5, &e, pred);
+    int *pred = xmalloc(f.va.n * sizeof *pred);
+    train_evaluate(&f.m, &f.va, 5, &e, pred);
     snprintf(name, sizeof name, "parity: validation loss to 1e-5 (diff %.3g)", fabs(e.loss - num(ref, "val_loss")));
     CHECK(name, fabs(e.loss - num(ref, "val_loss")) <= 1e-5);
     int same = 1;
-    for (size_t i = 0; i < va.n; i++) same &= pred[i] == cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ref, "val_pred"), (int)i)->valueint;
+    for (size_t i = 0; i < f.va.n; i++) same &= pred[i] == cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(ref, "val_pred"), (int)i)->valueint;
     CHECK("parity: validation predictions equal", same);
     free(pred);
     train_result_free(&res);
-    tokdata_free(&tr);
-    tokdata_free(&va);
-    bert_free(&m);
+    fixture_close(&f);
     cJSON_Delete(ref);
 }
 
 /* ------------------------------------------------------------------------ */
 
-static float *train_copy(int batch, int accum, double dropout, train_options *base, const tok_dataset *tr,
-                         const tok_dataset *va)
+/* The final weights of a run of f's options in batches of batch x accum,
+ * without dropout */
+static float *train_batches(const train_fixture *f, int batch, int accum)
 {
-    bert_model m;
-    load_tiny(&m, 3);
-    set_dropout(&m, dropout);
-    bert_seed_dropout(&m, 3);
-    train_options o = *base;
+    train_options o = f->o;
     o.batch_size = batch;
     o.grad_accum = accum;
-    train_result res;
-    if (train_run(&m, tr, va, &o, &res, NULL, NULL) < 0) printf("FAIL train: %s\n", res.err);
-    float *p = xmalloc(m.num_params * sizeof *p);
-    memcpy(p, m.params, m.num_params * sizeof *p);
-    train_result_free(&res);
-    bert_free(&m);
-    return p;
+    return train_tiny(&o, 3, 0, &f->tr, NULL, NULL, NULL, NULL, NULL);
 }
 
 static void test_accumulation(void)
 {
-    bert_model m;
-    load_tiny(&m, 3);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg);
-    train_options o;
-    quiet_options(&o);
-    o.epochs = 2;
-    o.lr = 1e-4;
-    o.seed = 5;
-    float *a = train_copy(8, 1, 0, &o, &tr, NULL), *b = train_copy(4, 2, 0, &o, &tr, NULL), *c = train_copy(2, 4, 0, &o, &tr, NULL);
-    double dab = 0, dac = 0;
-    for (int t = 0; t < m.num_tensors; t++) {
-        if (is_key_bias(m.tensors[t].name)) continue;
-        for (size_t i = m.tensors[t].offset; i < m.tensors[t].offset + m.tensors[t].numel; i++) {
-            if (fabs(a[i] - b[i]) > dab) dab = fabs(a[i] - b[i]);
-            if (fabs(a[i] - c[i]) > dac) dac = fabs(a[i] - c[i]);
-        }
-    }
+    train_fixture f;
+    fixture_open(&f, 3);
+    f.o.epochs = 2;
+    f.o.lr = 1e-4;
+    f.o.seed = 5;
+    float *a = train_batches(&f, 8, 1), *b = train_batches(&f, 4, 2), *c = train_batches(&f, 2, 4);
+    const double dab = weights_max_diff(&f.m, a, b), dac = weights_max_diff(&f.m, a, c);
     char name[160];
     snprintf(name, sizeof name, "accumulation: 6 steps of batch 8 = of 4 x 2 accumulated, weights to 1e-5 (max diff %.3g)", dab);
     CHECK(name, dab <= 1e-5);
@@ -299,9 +229,7 @@ static void test_accumulation(void)
     free(a);
     free(b);
     free(c);
-    bert_free(&m);
-    tokdata_free(&tr);
-    tokdata_free(&va);
+    fixture_close(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -313,109 +241,68 @@ static float *resumable_run(const tok_dataset *tr, const tok_dataset *va, const 
                             strbuf *log, long *resumed_from, int *status)
 {
     train_options o;
-    quiet_options(&o);
-    o.batch_size = 2;
-    o.grad_accum = 2;
-    o.epochs = 3;
-    o.lr = 1e-3;
-    o.bucket = 1;
-    o.seed = 11;
-    o.eval_every = 2;
-    o.checkpoint = ckpt;
-    o.checkpoint_every = 3;
-    o.resume = resume;
-    o.args_json = "{\"test\":1}";
-    if (crash_after > 0) {
-        fflush(stdout);
-        pid_t pid = fork();
-        if (pid == 0) {
-            bert_model m;
-            load_tiny(&m, 9);
-            set_dropout(&m, 0.1);
-            o.crash_after = crash_after;
-            train_result res;
-            train_run(&m, tr, va, &o, &res, NULL, NULL);
-            _exit(0); /* not reached */
-        }
-        waitpid(pid, status, 0);
-        return NULL;
-    }
-    bert_model m;
-    load_tiny(&m, 9);
-    set_dropout(&m, 0.1);
-    train_result res;
-    if (train_run(&m, tr, va, &o, &res, NULL, NULL) < 0) printf("FAIL train: %s\n", res.err);
-    float *p = xmalloc(m.num_params * sizeof *p);
-    memcpy(p, m.params, m.num_params * sizeof *p);
-    sb_clear(log);
-    sb_addn(log, res.log.s, res.log.len);
-    *resumed_from = res.resumed_from;
-    train_result_free(&res);
-    bert_free(&m);
-    return p;
+    resumable_options(&o, 3, ckpt, resume);
+    o.crash_after = crash_after;
+    return train_tiny(&o, 9, 0.1, tr, va, NULL, log, resumed_from, status);
 }
 
 static void test_resume(void)
 {
-    bert_model m;
-    load_tiny(&m, 9);
-    const size_t nb = m.num_params * sizeof(float);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg);
-    bert_free(&m);
+    train_fixture f; /* f.m: the model the checkpoint is read into */
+    fixture_open(&f, 9);
+    const size_t nb = f.m.num_params * sizeof(float);
     char ckpt[128];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", tmpdir);
     strbuf log0 = {0}, log1 = {0}, log2 = {0};
     long from0, from1, from2;
     int status = 0;
-    float *whole = resumable_run(&tr, &va, NULL, 0, 0, &log0, &from0, &status);
+    float *whole = resumable_run(&f.tr, &f.va, NULL, 0, 0, &log0, &from0, &status);
 
-    resumable_run(&tr, &va, ckpt, 0, 7, NULL, NULL, &status);
+    resumable_run(&f.tr, &f.va, ckpt, 0, 7, NULL, NULL, &status);
     CHECK("resume: the child run was killed by SIGKILL after step 7", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    float *resumed = resumable_run(&tr, &va, ckpt, 1, 0, &log1, &from1, &status);
+    float *resumed = resumable_run(&f.tr, &f.va, ckpt, 1, 0, &log1, &from1, &status);
     CHECK("resume: continued from the checkpoint of step 6", from1 == 6);
     CHECK("resume: killed at step 7 and resumed: bit-identical final weights", memcmp(whole, resumed, nb) == 0);
     CHECK("resume: ... and the same log, byte for byte", log0.len == log1.len && memcmp(log0.s, log1.s, log0.len) == 0);
 
     unlink(ckpt);
-    resumable_run(&tr, &va, ckpt, 0, 9, NULL, NULL, &status);
-    float *again = resumable_run(&tr, &va, ckpt, 1, 0, &log2, &from2, &status);
+    resumable_run(&f.tr, &f.va, ckpt, 0, 9, NULL, NULL, &status);
+    float *again = resumable_run(&f.tr, &f.va, ckpt, 1, 0, &log2, &from2, &status);
     CHECK("resume: killed right after the checkpoint of step 9: bit-identical weights",
           from2 == 9 && memcmp(whole, again, nb) == 0);
     free(again);
     /* the checkpoint of the finished run: a resume only restores the best */
-    again = resumable_run(&tr, &va, ckpt, 1, 0, &log2, &from2, &status);
+    again = resumable_run(&f.tr, &f.va, ckpt, 1, 0, &log2, &from2, &status);
     CHECK("resume: of a finished run takes no step and gives the same weights",
           from2 == 15 && memcmp(whole, again, nb) == 0 && log2.len == log0.len);
 
     /* the checkpoint file's own checks */
-    load_tiny(&m, 9);
     train_state s = {0};
-    s.n = tr.n;
+    s.n = f.tr.n;
     char err[MODEL_ERR_MAX];
-    CHECK("checkpoint: reads back", checkpoint_read(ckpt, &m, &s, err, sizeof err) == 0 && s.step == 15 && s.finished);
+    CHECK("checkpoint: reads back", checkpoint_read(ckpt, &f.m, &s, err, sizeof err) == 0 && s.step == 15 && s.finished);
     char *bytes = slurp(ckpt), cut[140];
     struct stat sb;
     stat(ckpt, &sb);
     snprintf(cut, sizeof cut, "%s/cut.bin", tmpdir);
-    FILE *f = fopen(cut, "wb");
-    fwrite(bytes, 1, (size_t)sb.st_size - 100, f);
-    fclose(f);
-    int rc = checkpoint_read(cut, &m, &s, err, sizeof err);
+    FILE *out = fopen(cut, "wb");
+    fwrite(bytes, 1, (size_t)sb.st_size - 100, out);
+    fclose(out);
+    int rc = checkpoint_read(cut, &f.m, &s, err, sizeof err);
     CHECK("checkpoint: a truncated file is refused", rc < 0 && strstr(err, "truncated checkpoint"));
-    f = fopen(cut, "wb");
-    fputs("PK\003\004 not a checkpoint", f);
-    fclose(f);
-    rc = checkpoint_read(cut, &m, &s, err, sizeof err);
+    out = fopen(cut, "wb");
+    fputs("PK\003\004 not a checkpoint", out);
+    fclose(out);
+    rc = checkpoint_read(cut, &f.m, &s, err, sizeof err);
     CHECK("checkpoint: another file is not a checkpoint", rc < 0 && strstr(err, "not a bert-train checkpoint"));
-    s.n = tr.n + 1;
-    rc = checkpoint_read(ckpt, &m, &s, err, sizeof err);
+    s.n = f.tr.n + 1;
+    rc = checkpoint_read(ckpt, &f.m, &s, err, sizeof err);
     CHECK("checkpoint: another training set size is refused", rc < 0 && strstr(err, "training examples"));
     bert_model other;
     bert_config small;
     bert_config_init(&small, 512, 32, 2, 4, 128, 64);
     bert_init(&other, &small, 3, 1);
-    s.n = tr.n;
+    s.n = f.tr.n;
     rc = checkpoint_read(ckpt, &other, &s, err, sizeof err);
     CHECK("checkpoint: another model size is refused", rc < 0 && strstr(err, "parameters"));
     bert_free(&other);
@@ -423,15 +310,13 @@ static void test_resume(void)
     unlink(ckpt);
     free(bytes);
     train_state_free(&s);
-    bert_free(&m);
     free(whole);
     free(resumed);
     free(again);
     sb_free(&log0);
     sb_free(&log1);
     sb_free(&log2);
-    tokdata_free(&tr);
-    tokdata_free(&va);
+    fixture_close(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -449,62 +334,72 @@ static void record_eval(void *ctx, long step, const eval_result *r, const bert_m
     if (t->n == 64) return;
     t->step[t->n] = step;
     t->r[t->n] = *r;
-    t->params[t->n] = xmalloc(m->num_params * sizeof(float));
-    memcpy(t->params[t->n], m->params, m->num_params * sizeof(float));
+    t->params[t->n] = copy_floats(m->params, m->num_params);
     t->n++;
+}
+
+/* Trains f's model as f's options say, recording every evaluation in t;
+ * returns train_run's return */
+static int traced_run(train_fixture *f, eval_trace *t, train_result *res)
+{
+    memset(t, 0, sizeof *t);
+    return train_run(&f->m, &f->tr, &f->va, &f->o, res, record_eval, t);
+}
+
+/* The first evaluation with the best loss (by_accuracy: accuracy) */
+static int first_best(const eval_trace *t, int by_accuracy)
+{
+    int ib = 0;
+    for (int i = 1; i < t->n; i++)
+        if (by_accuracy ? t->r[i].accuracy > t->r[ib].accuracy : t->r[i].loss < t->r[ib].loss) ib = i;
+    return ib;
+}
+
+static void trace_free(eval_trace *t)
+{
+    for (int i = 0; i < t->n; i++) free(t->params[i]);
 }
 
 static void test_early_stopping(void)
 {
-    bert_model m;
-    load_tiny(&m, 4);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg);
-    train_options o;
-    quiet_options(&o);
-    o.batch_size = 4;
-    o.epochs = 20;
-    o.lr = 3e-3;
-    o.seed = 4;
-    o.eval_every = 1;
-    o.metric = METRIC_LOSS;
-    o.patience = 3;
-    eval_trace t = {0};
+    train_fixture f;
+    fixture_open(&f, 4);
+    const size_t nb = f.m.num_params * sizeof(float);
+    f.o.batch_size = 4;
+    f.o.epochs = 20;
+    f.o.lr = 3e-3;
+    f.o.seed = 4;
+    f.o.eval_every = 1;
+    f.o.metric = METRIC_LOSS;
+    f.o.patience = 3;
+    eval_trace t;
     train_result res;
-    int rc = train_run(&m, &tr, &va, &o, &res, record_eval, &t);
-    int ib = 0;
-    for (int i = 1; i < t.n; i++)
-        if (t.r[i].loss < t.r[ib].loss) ib = i;
+    int rc = traced_run(&f, &t, &res);
+    int ib = first_best(&t, 0);
     CHECK("early stop: the run stops early, its best step before the last",
           rc == 0 && res.stopped_early && t.n > 3 && res.best_step < res.steps && res.steps < 100);
     CHECK("early stop: the best step is the first with the lowest validation loss",
           res.best_step == t.step[ib] && res.best.loss == t.r[ib].loss);
     CHECK("early stop: stopped after exactly `patience` evaluations without improvement", t.n - 1 - ib == 3);
     CHECK("early stop: the returned weights are the best step's, bit for bit",
-          memcmp(m.params, t.params[ib], m.num_params * sizeof(float)) == 0);
+          memcmp(f.m.params, t.params[ib], nb) == 0);
     CHECK("early stop: the restored weights score what the best step scored",
           memcmp(&res.final, &res.best, sizeof res.final) == 0);
-    for (int i = 0; i < t.n; i++) free(t.params[i]);
+    trace_free(&t);
     train_result_free(&res);
 
     /* accuracy: ties do not count as improvements */
-    bert_free(&m);
-    load_tiny(&m, 4);
-    memset(&t, 0, sizeof t);
-    o.metric = METRIC_ACCURACY;
-    o.patience = 2;
-    rc = train_run(&m, &tr, &va, &o, &res, record_eval, &t);
-    ib = 0;
-    for (int i = 1; i < t.n; i++)
-        if (t.r[i].accuracy > t.r[ib].accuracy) ib = i;
+    bert_free(&f.m);
+    load_tiny(&f.m, 4);
+    f.o.metric = METRIC_ACCURACY;
+    f.o.patience = 2;
+    rc = traced_run(&f, &t, &res);
+    ib = first_best(&t, 1);
     CHECK("early stop: by accuracy, the first step reaching the maximum is the best",
-          rc == 0 && res.best_step == t.step[ib] &&
-              memcmp(m.params, t.params[ib], m.num_params * sizeof(float)) == 0);
-    for (int i = 0; i < t.n; i++) free(t.params[i]);
+          rc == 0 && res.best_step == t.step[ib] && memcmp(f.m.params, t.params[ib], nb) == 0);
+    trace_free(&t);
     train_result_free(&res);
-    tokdata_free(&tr);
-    tokdata_free(&va);
-    bert_free(&m);
+    fixture_close(&f);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -622,18 +517,14 @@ static void test_bucketing(void)
 
 static void test_nan(void)
 {
-    bert_model m;
-    load_tiny(&m, 6);
-    tok_dataset tr, va;
-    load_data(&tr, &va, &m.cfg);
-    train_options o;
-    quiet_options(&o);
-    o.batch_size = 4;
-    o.lr = 1e30;
-    o.max_grad_norm = 0;
-    o.epochs = 5;
+    train_fixture f;
+    fixture_open(&f, 6);
+    f.o.batch_size = 4;
+    f.o.lr = 1e30;
+    f.o.max_grad_norm = 0;
+    f.o.epochs = 5;
     train_result res;
-    int rc = train_run(&m, &tr, NULL, &o, &res, NULL, NULL);
+    int rc = train_run(&f.m, &f.tr, NULL, &f.o, &res, NULL, NULL);
     int lines = 0;
     for (size_t i = 0; i < res.log.len; i++) lines += res.log.s[i] == '\n';
     char want[64], name[400];
@@ -642,9 +533,7 @@ static void test_nan(void)
              res.err);
     CHECK(name, rc < 0 && strstr(res.err, want) && (strstr(res.err, "NaN") || strstr(res.err, "infinite")));
     train_result_free(&res);
-    tokdata_free(&tr);
-    tokdata_free(&va);
-    bert_free(&m);
+    fixture_close(&f);
 }
 
 int main(void)
