@@ -39,8 +39,10 @@ CUDA_TESTS_BIN="$here/cuda-tests" CUDA_PROGRAMS_BIN="$here/bin" tests/cuda/run.s
 tail -3 "$OUT/check-cuda.log"
 grep '^FAIL' "$OUT/check-cuda.log" | head -20
 cp "$here"/cuda-tests/*.log "$OUT/" 2>/dev/null
-python3 bench/bert_gpu.py "$here/cuda-tests/bert_gpu_bench" > "$OUT/bench.txt" 2> "$OUT/bench.err"
+python3 bench/bert_gpu.py "$here/cuda-tests/bert_gpu_bench" > "$OUT/bench.txt" 2> "$OUT/bench.err" ||
+    echo "bench/bert_gpu.py exit $?"
 cat "$OUT/bench.txt"
+grep -c skipped "$OUT/bench.txt" | sed 's/$/ benchmark rows skipped (reasons in bench.txt, tracebacks in bench.err)/'
 tail -3 "$OUT/bench.err"
 RUN
 du -sh "$out"
