@@ -139,9 +139,7 @@ static char *join(const char *dir, const char *name)
  * any training time is spent. */
 static void writable_dir(const char *dir)
 {
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) die("cannot create %s: %s", dir, strerror(errno));
-    struct stat sb;
-    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) die("cannot create %s: it exists and is not a directory", dir);
+    out_mkdirs(dir); /* mkdir -p; what it made goes again if the run fails */
     char *probe = join(dir, "probe");
     outfile o;
     out_open(&o, probe); /* dies with "cannot create DIR/probe: <reason>" */
