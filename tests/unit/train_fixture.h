@@ -1,8 +1,9 @@
 /* train_fixture: the tiny random-initialised model of tests/golden/bert
  * (2 layers, hidden 64, 3 labels), comparisons of its weights and
- * gradients, its train_ref data and a training run of it, shared by the CPU tests (tests/unit/test_train.c, test_bert.c) and the
- * GPU one (tests/cuda/test_bert_cuda.c), so that the two sides test the
- * same runs. Static inline: a test uses the helpers it needs. */
+ * gradients, its train_ref data and a training run of it, shared by the
+ * CPU tests (tests/unit/test_train.c, test_bert.c) and the GPU one
+ * (tests/cuda/test_bert_cuda.c), so that the two sides test the same runs.
+ * Static inline: a test uses the helpers it needs. */
 #ifndef PIPECLF_TESTS_TRAIN_FIXTURE_H
 #define PIPECLF_TESTS_TRAIN_FIXTURE_H
 
