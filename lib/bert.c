@@ -267,31 +267,22 @@ int bert_load(bert_model *m, const char *dir, int num_labels, uint64_t seed)
         free(path);
         return -1;
     }
-    int rc;
+    /* the weights: model.safetensors, else pytorch_model.bin (same st_file view) */
+    int (*open_weights)(st_file *, const char *, char *) = NULL;
     snprintf(path, n, "%s/model.safetensors", dir);
-    if (file_exists(path)) {
-        st_file f;
-        char err[MODEL_ERR_MAX];
-        rc = st_open(&f, path, err);
-        if (rc < 0) fail(m, "%s", err);
-        else {
-            rc = load_tensors(m, &f, 1);
-            st_close(&f);
-        }
-    } else {
+    if (file_exists(path)) open_weights = st_open;
+    else {
         snprintf(path, n, "%s/pytorch_model.bin", dir);
-        if (file_exists(path)) {
-            st_file f;
-            char err[MODEL_ERR_MAX];
-            rc = pytorch_bin_open(&f, path, err);
-            if (rc < 0) fail(m, "%s", err);
-            else {
-                rc = load_tensors(m, &f, 1);
-                st_close(&f);
-            }
-        } else {
-            rc = fail(m, "%s: no model.safetensors or pytorch_model.bin", dir);
-        }
+        if (file_exists(path)) open_weights = pytorch_bin_open;
+    }
+    int rc;
+    st_file f;
+    char err[MODEL_ERR_MAX];
+    if (!open_weights) rc = fail(m, "%s: no model.safetensors or pytorch_model.bin", dir);
+    else if ((rc = open_weights(&f, path, err)) < 0) fail(m, "%s", err);
+    else {
+        rc = load_tensors(m, &f, 1);
+        st_close(&f);
     }
     free(path);
     if (rc >= 0) {
