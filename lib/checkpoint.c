@@ -57,10 +57,10 @@ void checkpoint_write(const char *path, const bert_model *m, const train_state *
     memcpy(&h[H_SHUFFLE_RNG], s->shuffle_rng.s, sizeof s->shuffle_rng.s);
     memcpy(&h[H_DROPOUT_RNG], m->dropout_rng.s, sizeof m->dropout_rng.s);
     h[H_HAS_SCALER] = s->has_scaler != 0;
-    h[H_SCALER_GOOD] = s->has_scaler ? (uint64_t)s->scaler_good_steps : 0;
-    h[H_SCALER_SKIPPED] = s->has_scaler ? (uint64_t)s->scaler_skipped : 0;
+    h[H_SCALER_GOOD] = s->has_scaler ? (uint64_t)s->scaler.good_steps : 0;
+    h[H_SCALER_SKIPPED] = s->has_scaler ? (uint64_t)s->scaler.skipped : 0;
     double d[D_NUM] = {s->best_loss, s->best_accuracy, s->best_macro_f1, s->best_weighted_f1,
-                       s->window_loss, s->epoch_loss, s->epoch_weight, s->has_scaler ? s->loss_scale : 0};
+                       s->window_loss, s->epoch_loss, s->epoch_weight, s->has_scaler ? s->scaler.scale : 0};
 
     outfile o;
     out_open(&o, path);
@@ -213,9 +213,9 @@ int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, 
     s->epoch_loss = d[D_EPOCH_LOSS];
     s->epoch_weight = d[D_EPOCH_WEIGHT];
     s->has_scaler = h[H_HAS_SCALER] != 0;
-    s->loss_scale = d[D_LOSS_SCALE];
-    s->scaler_good_steps = (long)h[H_SCALER_GOOD];
-    s->scaler_skipped = (long)h[H_SCALER_SKIPPED];
+    s->scaler.scale = d[D_LOSS_SCALE];
+    s->scaler.good_steps = (long)h[H_SCALER_GOOD];
+    s->scaler.skipped = (long)h[H_SCALER_SKIPPED];
     rc = 0;
     goto out;
 truncated:

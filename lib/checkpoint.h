@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "bert.h"
+#include "bert_cuda.h"
 #include "prng.h"
 #include "strbuf.h"
 
@@ -51,10 +52,9 @@ typedef struct train_state {
     strbuf log;              /* the metrics log so far */
     char *args_json;         /* the run's options */
     uint64_t data_hash;      /* tokdata_hash of the training and validation sets */
-    int has_scaler;          /* fp16 loss scaling was on (GPU): the three below are its state */
-    double loss_scale;       /* bert_loss_scaler's scale, good_steps, skipped */
-    long scaler_good_steps;
-    long scaler_skipped;
+    int has_scaler;          /* fp16 loss scaling was on (GPU): scaler is its state */
+    bert_loss_scaler scaler; /* the file keeps scale, good_steps and skipped; the
+                                rest are the run's options */
 } train_state;
 
 /* Writes m's parameters, AdamW state and dropout generator and s to path,

@@ -254,11 +254,7 @@ static void save_checkpoint(run *r)
     bert_dev_pull(r->m, BERT_SYNC_PARAMS | BERT_SYNC_OPTIMIZER);
     const bert_loss_scaler *sc = dev_scaler(r->m);
     r->s.has_scaler = sc != NULL;
-    if (sc) {
-        r->s.loss_scale = sc->scale;
-        r->s.scaler_good_steps = sc->good_steps;
-        r->s.scaler_skipped = sc->skipped;
-    }
+    if (sc) r->s.scaler = *sc;
     checkpoint_write(r->o->checkpoint, r->m, &r->s);
     r->checkpoint_step = r->s.step;
 }
@@ -271,16 +267,10 @@ static void restore_scaler(run *r)
 {
     const bert_loss_scaler *sc = dev_scaler(r->m);
     if (!sc) return;
-    if (r->s.has_scaler) {
-        bert_loss_scaler from = *sc;
-        from.scale = r->s.loss_scale;
-        from.good_steps = r->s.scaler_good_steps;
-        from.skipped = r->s.scaler_skipped;
-        bert_cuda_set_scaler(bert_dev_cuda(r->m), &from);
-    } else if (!r->o->quiet && r->s.step > 0) {
+    if (r->s.has_scaler) bert_cuda_set_scaler(bert_dev_cuda(r->m), &r->s.scaler);
+    else if (!r->o->quiet && r->s.step > 0)
         warn("%s holds no fp16 loss scale (an older bert-train's, or a run in another precision): the scale "
              "starts again at %g", r->o->checkpoint, sc->scale);
-    }
 }
 
 static int non_finite(run *r, train_result *res, const char *what, double v)

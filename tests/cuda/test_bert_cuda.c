@@ -692,9 +692,9 @@ static void test_trainloop_fp16(void)
     char err[MODEL_ERR_MAX], name[400];
     const int read = checkpoint_read(ckpt, &f.m, &s, err, sizeof err) == 0;
     snprintf(name, sizeof name, "trainloop fp16: the checkpoint of step %ld holds the loss scaler: scale 2^%g (from "
-             "2^%d), %ld steps skipped, %ld clean since the last change", s.step, log2(s.loss_scale), SCALE0,
-             s.scaler_skipped, s.scaler_good_steps);
-    CHECK(name, read && s.has_scaler && s.scaler_skipped > 0 && s.loss_scale != ldexp(1.0, SCALE0 - (int)s.scaler_skipped));
+             "2^%d), %ld steps skipped, %ld clean since the last change", s.step, log2(s.scaler.scale), SCALE0,
+             s.scaler.skipped, s.scaler.good_steps);
+    CHECK(name, read && s.has_scaler && s.scaler.skipped > 0 && s.scaler.scale != ldexp(1.0, SCALE0 - (int)s.scaler.skipped));
 
     float *resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 1, 0, &log1, &from, &status);
     snprintf(name, sizeof name, "trainloop fp16, deterministic: killed after step %ld and resumed from the checkpoint "
@@ -710,7 +710,7 @@ static void test_trainloop_fp16(void)
     checkpoint_write(ckpt, &f.m, &s);
     resumed = run_loop(BERT_DEVICE_CUDA, 0.1, &f.tr, &f.va, ckpt, 1, 0, &log1, &from, &status);
     snprintf(name, sizeof name, "trainloop fp16: resumed without the scaler's state, the run ends elsewhere (%ld steps "
-             "skipped after the resume, not %ld)", loop_scaler.skipped, end.skipped - s.scaler_skipped);
+             "skipped after the resume, not %ld)", loop_scaler.skipped, end.skipped - s.scaler.skipped);
     const int elsewhere = from == s.step && memcmp(whole, resumed, nb) != 0;
     /* the emulation's numbers are fixed; a GPU's skips may fall otherwise,
      * and a fresh scale that happens to skip the same steps is no fault */

@@ -75,9 +75,9 @@ static void fill(bert_model *m, train_state *s, size_t n)
     s->data_hash = 0x0123456789abcdefULL;
     prng_seed(&s->shuffle_rng, 7, 1);
     s->has_scaler = 1;
-    s->loss_scale = 32768.0;
-    s->scaler_good_steps = 5;
-    s->scaler_skipped = 3;
+    s->scaler.scale = 32768.0;
+    s->scaler.good_steps = 5;
+    s->scaler.skipped = 3;
     m->step = 14;
     m->adam_m = xmalloc(m->num_params * sizeof(float));
     m->adam_v = xmalloc(m->num_params * sizeof(float));
@@ -99,8 +99,8 @@ static int same_state(const train_state *s, const train_state *t, size_t np, int
              s->data_hash == t->data_hash && memcmp(&s->shuffle_rng, &t->shuffle_rng, sizeof s->shuffle_rng) == 0 &&
              t->best_params && memcmp(s->best_params, t->best_params, np * sizeof(float)) == 0;
     if (with_scaler)
-        ok &= t->has_scaler && t->loss_scale == s->loss_scale && t->scaler_good_steps == s->scaler_good_steps &&
-              t->scaler_skipped == s->scaler_skipped;
+        ok &= t->has_scaler && t->scaler.scale == s->scaler.scale && t->scaler.good_steps == s->scaler.good_steps &&
+              t->scaler.skipped == s->scaler.skipped;
     else ok &= !t->has_scaler;
     return ok;
 }
@@ -190,7 +190,7 @@ int main(void)
     bert_free(&r);
 
     /* a scale that no scaler has */
-    s.loss_scale = 0;
+    s.scaler.scale = 0;
     checkpoint_write(other, &m, &s);
     rc = read_into(other, &r, &t, n, err, sizeof err);
     CHECK("checkpoint: a loss scale of 0 is refused", rc < 0 && strstr(err, "corrupt loss scale"));
@@ -202,8 +202,8 @@ int main(void)
     checkpoint_write(path, &m, &s);
     rc = read_into(path, &r, &t, n, err, sizeof err);
     CHECK("checkpoint: a run without a loss scaler reads back without one",
-          rc == 0 && same_state(&s, &t, m.num_params, 0) && same_model(&m, &r) && t.loss_scale == 0 &&
-              t.scaler_good_steps == 0 && t.scaler_skipped == 0);
+          rc == 0 && same_state(&s, &t, m.num_params, 0) && same_model(&m, &r) && t.scaler.scale == 0 &&
+              t.scaler.good_steps == 0 && t.scaler.skipped == 0);
     train_state_free(&t);
     bert_free(&r);
 
