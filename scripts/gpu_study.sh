@@ -56,10 +56,7 @@ stage() {
     cp "$bin/bert-train" "$bin/predict" "$p/bin/"
     strip --strip-debug "$p"/bin/*
     # the libraries they load that are neither the C library's nor CUDA's
-    for b in "$p"/bin/*; do ldd "$b"; done | awk '$3 ~ /^\// { print $3 }' | sort -u |
-        grep -v -e '/libc\.so' -e '/libm\.so' -e '/libstdc++' -e '/libgcc_s' -e '/libpthread' -e '/libdl\.' \
-            -e '/librt\.' -e '/ld-linux' -e 'libcublas' -e 'libcudart' |
-        while read -r lib; do cp -L "$lib" "$p/lib/"; done
+    scripts/copy_libs.sh "$p/lib" "$p"/bin/*
     for f in config.json vocab.txt model.safetensors pytorch_model.bin tokenizer_config.json \
              tokenizer.json special_tokens_map.json; do
         [ -f "$model/$f" ] && cp "$model/$f" "$p/model/"

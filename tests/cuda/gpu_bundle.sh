@@ -21,10 +21,7 @@ for p in bert-train predict wptok; do cp "$build/bin/$p" "$out/bin/"; done
 for t in harness_kernels test_bert_cuda bert_gpu_bench; do cp "$build/cuda-tests/$t" "$out/cuda-tests/"; done
 strip --strip-debug "$out"/bin/* "$out"/cuda-tests/* # the carry limit is 64 MiB with the tree
 # the non-system, non-CUDA libraries the binaries load
-for b in "$out"/bin/* "$out"/cuda-tests/*; do ldd "$b"; done | awk '$3 ~ /^\// { print $3 }' | sort -u |
-    grep -v -e '/libc\.so' -e '/libm\.so' -e '/libstdc++' -e '/libgcc_s' -e '/libpthread' -e '/libdl\.' -e '/librt\.' \
-        -e '/ld-linux' -e 'libcublas' -e 'libcudart' |
-    while read -r lib; do cp -L "$lib" "$out/lib/"; done
+scripts/copy_libs.sh "$out/lib" "$out"/bin/* "$out"/cuda-tests/*
 cat > "$out/run.sh" <<'RUN'
 #!/bin/sh
 # On the GPU machine, from the repository root (see tests/cuda/gpu_bundle.sh).
