@@ -8,11 +8,13 @@
  * and the messages. */
 #include "common.h"
 #include "gridsearch.h"
+#include "linsolve.h"
 #include "logreg.h"
 #include "strbuf.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +229,12 @@ static void check_class_weights(const lr_data *d, const lr_params *p)
 int main(int argc, char **argv)
 {
     prog_init(argv[0]);
+    linsolve_blas_single_thread();
+    /* the solvers allocate and free buffers of a few hundred KB for every
+     * subproblem, thousands of times in a grid search: keep them in the
+     * heap rather than mapping, unmapping and faulting them in each time */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     config c;
     parse_args(&c, argc, argv);
     gs_grid grid;

@@ -410,6 +410,9 @@ static void run_task(pool *p, const task *t)
     double *score = xmalloc(t->ncands * sizeof *score);
     logreg_model *warm = NULL; /* fast mode: the largest max_iter's fit at the C before */
     size_t fits = 0;
+    /* the candidates of a task share the penalty and intercept: one layout
+     * of the fold's rows serves them all */
+    lr_layout *layout = logreg_layout_new(p->d, p->train[t->fold], p->ntrain[t->fold], &cand[t->cands[0]], !p->exact);
     for (size_t j = 0, end; j < t->ncands; j = end) {
         const lr_params *cp = &cand[t->cands[j]];
         size_t nm = 0; /* the block of this C: its distinct max_iter values, largest first */
@@ -417,7 +420,7 @@ static void run_task(pool *p, const task *t)
             long mi = cand[t->cands[end]].max_iter;
             if (!nm || mi != max_iters[nm - 1]) max_iters[nm++] = mi;
         }
-        lr_fit_opts o = {warm, !p->exact, !p->exact};
+        lr_fit_opts o = {warm, !p->exact, !p->exact, layout};
         double t0 = now();
         logreg_train_multi(p->d, p->train[t->fold], p->ntrain[t->fold], cp, &o, max_iters, nm, models);
         double took = now() - t0;
@@ -446,6 +449,7 @@ static void run_task(pool *p, const task *t)
         }
     }
     logreg_free(warm);
+    logreg_layout_free(layout);
     free(max_iters);
     free(models);
     free(score);

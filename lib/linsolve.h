@@ -149,12 +149,23 @@ typedef struct linsolve_ctl {
 #define LINSOLVE_STALL_REL 1e-12
 #define LINSOLVE_FAST_INNER 0.3
 
+/* One OpenBLAS thread, and its idle worker threads ended: OpenBLAS starts
+ * them when the program loads, and they spin for a while waiting for work
+ * that never comes (the solvers' BLAS calls run on the caller's thread),
+ * taking a core from the grid search's own threads. For programs that call
+ * BLAS only through lib/linsolve. */
+void linsolve_blas_single_thread(void);
+
 /* Each solver writes the n weights and returns the number of iterations
  * taken (a value >= max_iter means it stopped there rather than
  * converging, as scikit-learn reads it). tol is the already scaled
  * tolerance (linsolve_primal_tol). ctl may be NULL: start from w = 0 and
  * stop by liblinear's rules only. */
 int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w);
+/* L2 in fast mode (linsolve_tron_fast.c): preconditioned TRON on the
+ * matrix by rows (p) and by columns (cols); the same stopping rule. */
+int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, double tol, int max_iter,
+                         linsolve_ctl *ctl, double *w);
 int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double tol, int max_iter,
                     linsolve_rng *rng, linsolve_ctl *ctl, double *w);
 

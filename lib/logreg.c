@@ -254,8 +254,12 @@ int lr_class_weights(const lr_params *p, char *const *labels, size_t nclasses, c
 /* The rows of a fit as liblinear lays them out: grouped by class (input
  * order within a class), as CSR with the bias column last, and by columns
  * for L1; y and C are set per subproblem. */
-typedef struct lr_setup {
+struct lr_layout {
     size_t K, dim, nrows;
+    size_t *counts; /* K: rows per class */
+    lr_penalty penalty;
+    int fit_intercept, fast;
+    double intercept_scaling;
     size_t *start; /* K + 1: where each class's rows begin */
     linsolve_problem prob;
     linsolve_cols cols;
@@ -263,7 +267,7 @@ typedef struct lr_setup {
     size_t *rowptr;
     uint32_t *idx;
     double *val, *y, *C;
-} lr_setup;
+};
 
 /* the rows' class counts; dies when a class has none */
 static size_t *class_counts(const lr_data *d, const size_t *rows, size_t nrows)
@@ -298,15 +302,21 @@ static logreg_model *model_new(const lr_data *d, const size_t *counts, const lr_
     return m;
 }
 
-/* merge_duplicates: fast L1 fits solve with identical feature columns
- * merged (linsolve_cols_merge_duplicates) */
-static void setup_build(lr_setup *s, const lr_data *d, const size_t *rows, size_t nrows, const size_t *counts,
-                        const lr_params *p, int merge_duplicates)
+/* fast: the matrix by columns for either penalty (the fast L2 solver
+ * gathers X'v from it), and for L1 identical feature columns merged
+ * (linsolve_cols_merge_duplicates) */
+lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, int fast)
 {
+    if (!rows) nrows = d->n;
     size_t K = d->nclasses;
-    memset(s, 0, sizeof *s);
+    lr_layout *s = xcalloc(1, sizeof *s);
+    size_t *counts = s->counts = class_counts(d, rows, nrows);
     s->K = K;
     s->nrows = nrows;
+    s->penalty = p->penalty;
+    s->fit_intercept = p->fit_intercept;
+    s->intercept_scaling = p->intercept_scaling;
+    s->fast = fast;
     s->start = xcalloc(K + 1, sizeof *s->start);
     for (size_t c = 0; c < K; c++) s->start[c + 1] = s->start[c] + counts[c];
     size_t *perm = xmalloc(nrows * sizeof *perm);
@@ -342,18 +352,21 @@ static void setup_build(lr_setup *s, const lr_data *d, const size_t *rows, size_
     s->y = xmalloc(nrows * sizeof *s->y);
     s->C = xmalloc(nrows * sizeof *s->C);
     s->prob = (linsolve_problem){nrows, n, s->rowptr, s->idx, s->val, s->y, s->C};
-    if (p->penalty == LR_L1) {
+    if (p->penalty == LR_L1 || fast) {
         linsolve_cols_build(&s->cols, &s->prob);
-        if (merge_duplicates) {
+        if (p->penalty == LR_L1 && fast) {
             s->rep = xmalloc(dim * sizeof *s->rep);
             linsolve_cols_merge_duplicates(&s->cols, dim, s->rep);
         }
     }
+    return s;
 }
 
-static void setup_free(lr_setup *s)
+void logreg_layout_free(lr_layout *s)
 {
+    if (!s) return;
     linsolve_cols_free(&s->cols);
+    free(s->counts);
     free(s->rep);
     free(s->start);
     free(s->rowptr);
@@ -361,12 +374,12 @@ static void setup_free(lr_setup *s)
     free(s->val);
     free(s->y);
     free(s->C);
-    memset(s, 0, sizeof *s);
+    free(s);
 }
 
 /* Solves subproblem v of m (its options and class weights) into w; returns
  * the iterations. */
-static int solve(lr_setup *s, const logreg_model *m, size_t v, linsolve_rng *rng, linsolve_ctl *ctl, double *w)
+static int solve(lr_layout *s, const logreg_model *m, size_t v, linsolve_rng *rng, linsolve_ctl *ctl, double *w)
 {
     const lr_params *p = &m->params;
     size_t K = s->K, pos = K == 2 ? 1 : v;
@@ -379,8 +392,9 @@ static int solve(lr_setup *s, const logreg_model *m, size_t v, linsolve_rng *rng
         }
     double tol = linsolve_primal_tol(&s->prob, p->tol);
     int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
-    return p->penalty == LR_L1 ? linsolve_l1r_lr(&s->prob, &s->cols, tol, max_iter, rng, ctl, w)
-                               : linsolve_l2r_lr(&s->prob, tol, max_iter, ctl, w);
+    if (p->penalty == LR_L1) return linsolve_l1r_lr(&s->prob, &s->cols, tol, max_iter, rng, ctl, w);
+    if (ctl && ctl->fast) return linsolve_l2r_lr_fast(&s->prob, &s->cols, tol, max_iter, ctl, w);
+    return linsolve_l2r_lr(&s->prob, tol, max_iter, ctl, w);
 }
 
 static void store(logreg_model *m, size_t v, const double *w, int n_iter, int stalled)
@@ -409,23 +423,25 @@ logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nro
 void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, const lr_fit_opts *o,
                         const long *max_iters, size_t nmax, logreg_model **out)
 {
-    if (!rows) nrows = d->n;
-    size_t *counts = class_counts(d, rows, nrows);
+    lr_layout *own_layout = NULL, *s = o ? o->layout : NULL;
+    int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
+    if (!s) s = own_layout = logreg_layout_new(d, rows, nrows, p, fast);
+    else if (s->penalty != p->penalty || s->fit_intercept != p->fit_intercept || s->fast != fast ||
+             s->intercept_scaling != p->intercept_scaling)
+        die("internal error: a fit on rows laid out for other options");
+    const size_t *counts = s->counts;
     for (size_t i = 0; i < nmax; i++) {
         if (i && !(max_iters[i] < max_iters[i - 1])) die("internal error: max_iter values not strictly decreasing");
         lr_params pi = *p;
         pi.max_iter = max_iters[i];
         out[i] = model_new(d, counts, &pi);
     }
-    int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
-    lr_setup s;
-    setup_build(&s, d, rows, nrows, counts, p, fast);
     logreg_model *m = out[0];
     const logreg_model *warm = o ? o->warm : NULL;
     if (warm && (warm->nvec != m->nvec || warm->dim != m->dim || warm->params.fit_intercept != p->fit_intercept))
         die("internal error: a warm start from a model of another shape");
 
-    size_t n = s.prob.n;
+    size_t n = s->prob.n;
     double *w = xmalloc(n * sizeof *w), *w0 = warm ? xmalloc(n * sizeof *w0) : NULL;
     /* one random stream per max_iter, seeded once per model: the classes
      * draw from it in turn (L1) */
@@ -442,12 +458,12 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
 
     for (size_t v = 0; v < m->nvec; v++) {
         if (warm) {
-            memcpy(w0, warm->coef + v * s.dim, s.dim * sizeof *w0);
-            if (p->fit_intercept) w0[s.dim] = warm->intercept[v] / warm->params.intercept_scaling;
+            memcpy(w0, warm->coef + v * s->dim, s->dim * sizeof *w0);
+            if (p->fit_intercept) w0[s->dim] = warm->intercept[v] / warm->params.intercept_scaling;
             /* a merged column's weight goes where its twin's is (rep[j] < j) */
-            for (size_t j = 0; s.rep && j < s.dim; j++)
-                if (s.rep[j] != j) {
-                    w0[s.rep[j]] += w0[j];
+            for (size_t j = 0; s->rep && j < s->dim; j++)
+                if (s->rep[j] != j) {
+                    w0[s->rep[j]] += w0[j];
                     w0[j] = 0;
                 }
         }
@@ -458,7 +474,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
                 snap_of[ns++] = i;
             }
         linsolve_ctl ctl = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast, .nsnap = ns, .snap = snap};
-        int it = solve(&s, m, v, &rng[0], &ctl, w);
+        int it = solve(s, m, v, &rng[0], &ctl, w);
         store(m, v, w, it, ctl.stalled);
         for (size_t k = 0; k < ns; k++) {
             size_t i = snap_of[k];
@@ -474,7 +490,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
         for (size_t i = 1; i < nmax; i++)
             if (alone[i]) {
                 linsolve_ctl own = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast};
-                int own_it = solve(&s, out[i], v, &rng[i], &own, w);
+                int own_it = solve(s, out[i], v, &rng[i], &own, w);
                 store(out[i], v, w, own_it, own.stalled);
             }
         for (size_t i = 1; i < nmax; i++) alone[i] |= alone_next[i];
@@ -487,8 +503,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     free(rng);
     free(w);
     free(w0);
-    setup_free(&s);
-    free(counts);
+    logreg_layout_free(own_layout);
 }
 
 int logreg_hit_max_iter(const logreg_model *m)

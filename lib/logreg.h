@@ -116,11 +116,23 @@ logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, c
  * neighbouring C) whose weights each subproblem starts from; stop_stalled,
  * end an L1 subproblem whose objective has stopped decreasing (counted in
  * nstalled). NULL opts, or {NULL, 0}, is logreg_train: scikit-learn's fit. */
+typedef struct lr_layout lr_layout;
+
 typedef struct lr_fit_opts {
     const logreg_model *warm;
     int stop_stalled;
     int fast;  /* lib/linsolve's fast arithmetic: the same optimum and tolerance, not liblinear's rounding */
+    lr_layout *layout; /* the rows already laid out (logreg_layout_new), or NULL */
 } lr_fit_opts;
+
+/* The rows of a fit as the solvers take them (grouped by class, by rows
+ * with the bias column and, for L1 or fast fits, by columns): what every
+ * fit on the same rows with the same penalty, intercept and fast setting
+ * shares, so that a grid search lays them out once for a chain of fits
+ * instead of once per fit. A fit writes its labels and costs into it: one
+ * thread at a time. */
+lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, int fast);
+void logreg_layout_free(lr_layout *l);
 
 logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p,
                                  const lr_fit_opts *o);

@@ -14,8 +14,9 @@
  * max_iter values from the largest one's solves, gives each exactly the
  * model a fit of its own gives, warm or cold, where subproblems stop before
  * a smaller max_iter and where they run into it. Fast arithmetic (L1's
- * partial sums, cheaper coordinate order, tighter inner solves) stops by the
- * same rule at the same optimum, and the multi-fit follows it exactly. */
+ * partial sums, cheaper coordinate order, tighter inner solves; L2's
+ * preconditioned conjugate gradients) stops by the same rule at the same
+ * optimum, and the multi-fit follows it exactly. */
 #include "check.h"
 #include "common.h"
 #include "logreg.h"
@@ -295,25 +296,28 @@ static void test_fast_arithmetic(const lr_data *d)
 {
     static const double Cs[] = {0.1, 1, 8};
     static const lr_cw_kind cws[] = {LR_CW_NONE, LR_CW_BALANCED};
-    for (size_t c = 0; c < sizeof Cs / sizeof Cs[0]; c++)
-        for (size_t k = 0; k < 2; k++) {
-            lr_params p;
-            params(&p, LR_L1, Cs[c], cws[k]);
-            logreg_model *exact = logreg_train(d, NULL, 0, &p);
-            lr_fit_opts o = {.stop_stalled = 1, .fast = 1};
-            logreg_model *fast = logreg_train_opts(d, NULL, 0, &p, &o);
-            double rel = max_rel_objective_diff(d, exact, fast);
-            size_t agree = agreeing_predictions(d, exact, fast);
-            char name[240];
-            snprintf(name, sizeof name, "l1 C %g %s, fast arithmetic: iterations %d (liblinear's %d), objective "
-                     "within 1e-5 relative (%.2g), %zu/%zu predictions the same (>= 99.5%%)", Cs[c],
-                     k ? "balanced" : "none", total_iter(fast), total_iter(exact), rel, agree, d->n);
-            CHECK(name, !logreg_hit_max_iter(fast) && fast->nstalled == 0 && rel < 1e-5 &&
-                  (double)agree >= 0.995 * (double)d->n);
-            logreg_free(exact);
-            logreg_free(fast);
-            lr_params_free(&p);
-        }
+    static const lr_penalty pens[] = {LR_L1, LR_L2};
+    for (size_t q = 0; q < 2; q++)
+        for (size_t c = 0; c < sizeof Cs / sizeof Cs[0]; c++)
+            for (size_t k = 0; k < 2; k++) {
+                lr_params p;
+                params(&p, pens[q], Cs[c], cws[k]);
+                logreg_model *exact = logreg_train(d, NULL, 0, &p);
+                lr_fit_opts o = {.stop_stalled = 1, .fast = 1};
+                logreg_model *fast = logreg_train_opts(d, NULL, 0, &p, &o);
+                double rel = max_rel_objective_diff(d, exact, fast);
+                size_t agree = agreeing_predictions(d, exact, fast);
+                char name[240];
+                snprintf(name, sizeof name, "%s C %g %s, fast arithmetic: iterations %d (liblinear's %d), objective "
+                         "within 1e-5 relative (%.2g), %zu/%zu predictions the same (>= 99.5%%)",
+                         q ? "l2" : "l1", Cs[c], k ? "balanced" : "none", total_iter(fast), total_iter(exact), rel,
+                         agree, d->n);
+                CHECK(name, !logreg_hit_max_iter(fast) && fast->nstalled == 0 && rel < 1e-5 &&
+                      (double)agree >= 0.995 * (double)d->n);
+                logreg_free(exact);
+                logreg_free(fast);
+                lr_params_free(&p);
+            }
     /* the snapshots of the multi-fit follow the fast solve as well */
     lr_params p, lo;
     params(&p, LR_L1, 2, LR_CW_BALANCED);
@@ -327,6 +331,50 @@ static void test_fast_arithmetic(const lr_data *d)
     logreg_free(prev);
     lr_params_free(&p);
     lr_params_free(&lo);
+    /* and those of the fast L2 solver (preconditioned TRON) */
+    params(&p, LR_L2, 8, LR_CW_BALANCED);
+    params(&lo, LR_L2, 1, LR_CW_BALANCED);
+    prev = logreg_train_opts(d, NULL, 0, &lo, &cold);
+    warm.warm = prev;
+    static const long l2_maxs[] = {30, 3, 2, 1};
+    check_multi(d, &p, &cold, l2_maxs, 4, "l2 fast arithmetic, max_iter 30,3,2,1");
+    check_multi(d, &p, &warm, l2_maxs, 4, "l2 fast arithmetic, warm, max_iter 30,3,2,1");
+    logreg_free(prev);
+    lr_params_free(&p);
+    lr_params_free(&lo);
+}
+
+/* A layout of the rows made once (as the grid search makes one per chain of
+ * fits) gives every fit of the chain what a fit laying out its own gives,
+ * bit for bit, though each fit writes its labels and costs into it. */
+static void test_shared_layout(const lr_data *d)
+{
+    static const double Cs[] = {0.1, 1, 8};
+    static const lr_penalty pens[] = {LR_L1, LR_L2};
+    for (size_t q = 0; q < 2; q++)
+        for (int fast = 0; fast < 2; fast++) {
+            lr_params p;
+            params(&p, pens[q], Cs[0], LR_CW_BALANCED);
+            lr_layout *layout = logreg_layout_new(d, NULL, 0, &p, fast);
+            int same = 1;
+            for (size_t c = 0; c < sizeof Cs / sizeof Cs[0]; c++) {
+                p.C = Cs[c];
+                lr_fit_opts own = {.stop_stalled = fast, .fast = fast};
+                lr_fit_opts shared = own;
+                shared.layout = layout;
+                logreg_model *a = logreg_train_opts(d, NULL, 0, &p, &own);
+                logreg_model *b = logreg_train_opts(d, NULL, 0, &p, &shared);
+                same &= same_model(a, b);
+                logreg_free(a);
+                logreg_free(b);
+            }
+            char name[160];
+            snprintf(name, sizeof name, "%s %s: fits on one shared layout = fits on their own, bit for bit (C 0.1, 1, 8)",
+                     q ? "l2" : "l1", fast ? "fast" : "exact");
+            CHECK(name, same);
+            logreg_layout_free(layout);
+            lr_params_free(&p);
+        }
 }
 
 int main(void)
@@ -352,6 +400,7 @@ int main(void)
     test_warm_start_along_C(&d);
     test_stall_rule_ends_hopeless_fits(&d);
     test_multi_max_iter(&d);
+    test_shared_layout(&d);
     test_fast_arithmetic(&d);
 
     lr_data_free(&d);
