@@ -416,8 +416,9 @@ static void run_task(pool *p, const task *t)
      * point is nearer (class weights change the costs by ~20%, the next C
      * by 2x) and the L1 fits take a fifth fewer Newton steps. For L2 the
      * fit at the C before is as good a start, and such chains keep one
-     * class weight. */
-    logreg_model *root_prev = NULL, *root_cur = NULL;
+     * class weight; an L2 root starts from its two fits before, extended
+     * in log C (logreg's warm_before). */
+    logreg_model *root_prev2 = NULL, *root_prev = NULL, *root_cur = NULL;
     size_t root = p->cw_rank[t->cands[0]];
     double at_C = NAN;
     size_t fits = 0;
@@ -434,13 +435,15 @@ static void run_task(pool *p, const task *t)
             if (!nm || mi != max_iters[nm - 1]) max_iters[nm++] = mi;
         }
         if (cp->C != at_C) {
-            logreg_free(root_prev);
+            logreg_free(root_prev2);
+            root_prev2 = root_prev;
             root_prev = root_cur;
             root_cur = NULL;
             at_C = cp->C;
         }
         const logreg_model *warm = p->exact ? NULL : rank == root ? root_prev : root_cur;
-        lr_fit_opts o = {warm, !p->exact, !p->exact, layout};
+        const logreg_model *before = warm && rank == root && cp->penalty == LR_L2 ? root_prev2 : NULL;
+        lr_fit_opts o = {warm, !p->exact, !p->exact, layout, before};
         double t0 = now();
         logreg_train_multi(p->d, p->train[t->fold], p->ntrain[t->fold], cp, &o, max_iters, nm, models);
         double took = now() - t0;
@@ -466,6 +469,7 @@ static void run_task(pool *p, const task *t)
             else logreg_free(models[i]);
         }
     }
+    logreg_free(root_prev2);
     logreg_free(root_prev);
     logreg_free(root_cur);
     logreg_layout_free(layout);

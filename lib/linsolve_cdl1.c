@@ -206,11 +206,29 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         exp_wTx[j] = 0;
     }
     w_norm = 0;
+    /* fast mode: Gnorm1 at w = 0 (the stopping rule's reference) from the
+     * same pass, and no scatter for the columns whose weight is 0 */
+    double gnorm1_zero = 0;
     for (int j = 0; j < w_size; j++) {
         w_norm += fabs(w[j]);
         wpd[j] = w[j];
         index[j] = j;
         xjneg_sum[j] = 0;
+        if (fast) {
+            double neg = 0, all = 0;
+            for (size_t k = cp[j]; k < cp[j + 1]; k++) {
+                double cv = C[crow[k]] * cval[k];
+                all += cv;
+                neg += y[crow[k]] < 0 ? cv : 0;
+            }
+            if (w[j] != 0)
+                for (size_t k = cp[j]; k < cp[j + 1]; k++) exp_wTx[crow[k]] += w[j] * cval[k];
+            xjneg_sum[j] = neg;
+            double G0 = -0.5 * all + neg; /* at w = 0 every tau_i is C_i / 2 */
+            if (G0 + 1 < 0) gnorm1_zero += -(G0 + 1);
+            else if (G0 - 1 > 0) gnorm1_zero += G0 - 1;
+            continue;
+        }
         for (size_t k = cp[j]; k < cp[j + 1]; k++) {
             int ind = (int)crow[k];
             double val = cval[k];
@@ -234,7 +252,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         ctl->stalled = 0;
         for (size_t k = 0; k < ctl->nsnap; k++) ctl->snap[k].taken = 0;
     }
-    if (warm) Gnorm1_init = gnorm1_at_zero(p, cols, xjneg_sum);
+    if (warm) Gnorm1_init = fast ? gnorm1_zero : gnorm1_at_zero(p, cols, xjneg_sum);
     /* the objective after each of the last LINSOLVE_STALL_ITERS Newton
      * iterations, kept up to date from the line search's own difference */
     double F = 0, F_hist[LINSOLVE_STALL_ITERS + 1];

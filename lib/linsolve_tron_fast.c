@@ -113,7 +113,7 @@ static double fun(fast_fun *f, const double *w)
 
 /* the gradient and the preconditioner M at w; needs the sigmoids of the
  * fun() call at the same w */
-static void grad(fast_fun *f, const double *w, double *g, double *M)
+static void grad(fast_fun *f, const double *w, double *g, double *M, double *Minv)
 {
     const linsolve_problem *p = f->p;
     double *z = f->z, *CD = f->CD;
@@ -143,6 +143,7 @@ static void grad(fast_fun *f, const double *w, double *g, double *M)
         }
         g[j] = w[j] + (g0 + g1);
         M[j] = (1 - PCG_ALPHA) + PCG_ALPHA * (h0 + h1);
+        Minv[j] = 1 / M[j];
     }
 }
 
@@ -170,13 +171,13 @@ static void Hv(fast_fun *f, const double *s, double *Hs)
 
 /* Preconditioned CG on H s = -g inside |s|_M <= delta; leaves the residual
  * in r. */
-static void trpcg(fast_fun *f, int n, double delta, const double *g, const double *M, double *s, double *r,
-                  double *d, double *Hd, double *zv)
+static void trpcg(fast_fun *f, int n, double delta, const double *g, const double *M, const double *Minv, double *s,
+                  double *r, double *d, double *Hd, double *zv)
 {
     for (int i = 0; i < n; i++) {
         s[i] = 0;
         r[i] = -g[i];
-        zv[i] = r[i] / M[i];
+        zv[i] = r[i] * Minv[i];
         d[i] = zv[i];
     }
     double zTr = dot(n, zv, r);
@@ -198,7 +199,7 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
             return;
         }
         axpy(n, -alpha, Hd, r);
-        for (int i = 0; i < n; i++) zv[i] = r[i] / M[i];
+        for (int i = 0; i < n; i++) zv[i] = r[i] * Minv[i];
         double znewTrnew = dot(n, zv, r);
         double beta = znewTrnew / zTr;
         for (int i = 0; i < n; i++) d[i] = zv[i] + beta * d[i];
@@ -218,9 +219,9 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
     const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4;
     int n = (int)p->n;
-    double *mem = xmalloc(((size_t)8 * p->n + 3 * p->l) * sizeof(double));
+    double *mem = xmalloc(((size_t)9 * p->n + 3 * p->l) * sizeof(double));
     double *s = mem, *r = s + n, *w_new = r + n, *g = w_new + n, *d = g + n, *Hd = d + n, *M = Hd + n,
-           *zv = M + n;
+           *Minv = M + n, *zv = Minv + n;
     fast_fun f = {p, cols, zv + n, zv + n + p->l, zv + n + 2 * p->l};
 
     /* the stopping rule's reference |g(0)|: g(0) = X' (C_i y_i (1/2 - 1)) */
@@ -239,11 +240,11 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     if (ctl && ctl->w0) memcpy(w, ctl->w0, p->n * sizeof *w);
     else memset(w, 0, p->n * sizeof *w);
     double fv = fun(&f, w);
-    grad(&f, w, g, M);
+    grad(&f, w, g, M, Minv);
     double gnorm = norm(n, g);
     /* the step -M^-1 g's length in the M-norm */
     double delta = 0;
-    for (int j = 0; j < n; j++) delta += g[j] * g[j] / M[j];
+    for (int j = 0; j < n; j++) delta += g[j] * g[j] * Minv[j];
     delta = sqrt(delta);
     int search = !(gnorm <= tol * gnorm0);
     int iter = 1;
@@ -253,7 +254,7 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
                 memcpy(ctl->snap[k].w, w, p->n * sizeof *w);
                 ctl->snap[k].taken = 1;
             }
-        trpcg(&f, n, delta, g, M, s, r, d, Hd, zv);
+        trpcg(&f, n, delta, g, M, Minv, s, r, d, Hd, zv);
         memcpy(w_new, w, p->n * sizeof *w);
         axpy(n, 1.0, s, w_new);
         double gs = dot(n, g, s);
@@ -274,7 +275,7 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
             iter++;
             memcpy(w, w_new, p->n * sizeof *w);
             fv = fnew;
-            grad(&f, w, g, M);
+            grad(&f, w, g, M, Minv);
             gnorm = norm(n, g);
             if (gnorm <= tol * gnorm0) break;
         }

@@ -206,6 +206,40 @@ static void test_warm_start_along_C(const lr_data *d)
     }
 }
 
+/* L2, fast: C 4 started on the line through the fits at C 1 and 2 (in log
+ * C) against C 4 started at C 2's fit: the same optimum, in fewer Newton
+ * steps, as the grid search's L2 chains take it */
+static void test_extrapolated_warm_start(const lr_data *d)
+{
+    lr_params p1, p2, p4;
+    params(&p1, LR_L2, 1, LR_CW_BALANCED);
+    params(&p2, LR_L2, 2, LR_CW_BALANCED);
+    params(&p4, LR_L2, 4, LR_CW_BALANCED);
+    lr_fit_opts o = {.stop_stalled = 1, .fast = 1};
+    logreg_model *m1 = logreg_train_opts(d, NULL, 0, &p1, &o), *m2 = logreg_train_opts(d, NULL, 0, &p2, &o);
+    logreg_model *cold = logreg_train(d, NULL, 0, &p4);
+    o.warm = m2;
+    logreg_model *warm = logreg_train_opts(d, NULL, 0, &p4, &o);
+    o.warm_before = m1;
+    logreg_model *line = logreg_train_opts(d, NULL, 0, &p4, &o);
+    double rel = max_rel_objective_diff(d, cold, line);
+    size_t agree = agreeing_predictions(d, cold, line);
+    char name[240];
+    snprintf(name, sizeof name, "l2 fast: C 4 started on the line through C 1 and 2: %d iterations (from C 2's fit "
+             "%d); objective within 1e-5 of the cold fit's (%.2g), %zu/%zu predictions the same", total_iter(line),
+             total_iter(warm), rel, agree, d->n);
+    CHECK(name, total_iter(line) < total_iter(warm) && !logreg_hit_max_iter(line) && rel < 1e-5 &&
+          (double)agree >= 0.995 * (double)d->n);
+    logreg_free(m1);
+    logreg_free(m2);
+    logreg_free(cold);
+    logreg_free(warm);
+    logreg_free(line);
+    lr_params_free(&p1);
+    lr_params_free(&p2);
+    lr_params_free(&p4);
+}
+
 /* tol 1e-12 is out of double precision's reach for newGLMNET here: liblinear
  * runs every subproblem to max_iter; the stall rule ends them early */
 static void test_stall_rule_ends_hopeless_fits(const lr_data *d)
@@ -401,6 +435,7 @@ int main(void)
     test_stall_rule_ends_hopeless_fits(&d);
     test_multi_max_iter(&d);
     test_shared_layout(&d);
+    test_extrapolated_warm_start(&d);
     test_fast_arithmetic(&d);
 
     lr_data_free(&d);
