@@ -59,7 +59,7 @@ static const char usage_text[] =
     "  --exact              every CV fit as scikit-learn's (cold start, run to\n"
     "                       liblinear's tolerance or max_iter): the table of\n"
     "                       GridSearchCV to the bit. Without it the fits of a\n"
-    "                       fold go up the C values warm-started from the one\n"
+    "                       fold go up the C values warm-started from the ones\n"
     "                       before, and an L1 fit whose objective has stopped\n"
     "                       decreasing ends there, marked not converged. The\n"
     "                       refit of the winner is scikit-learn's either way\n"

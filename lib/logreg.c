@@ -438,14 +438,13 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     }
     logreg_model *m = out[0];
     const logreg_model *warm = o ? o->warm : NULL;
-    const logreg_model *before = warm && o->warm_before ? o->warm_before : NULL;
     if (warm && (warm->nvec != m->nvec || warm->dim != m->dim || warm->params.fit_intercept != p->fit_intercept))
         die("internal error: a warm start from a model of another shape");
-    if (before && (before->nvec != m->nvec || before->dim != m->dim ||
-                   before->params.fit_intercept != p->fit_intercept || before->params.C == warm->params.C))
-        die("internal error: an extrapolated warm start from models of another shape or the same C");
-    /* the line through the two fits in log C, at p->C */
-    double step = before ? (log(p->C) - log(warm->params.C)) / (log(warm->params.C) - log(before->params.C)) : 0;
+    for (size_t k = 0; warm && k < 2; k++) {
+        const logreg_model *sh = o->shift[k];
+        if (sh && (sh->nvec != m->nvec || sh->dim != m->dim || sh->params.fit_intercept != p->fit_intercept))
+            die("internal error: a warm start shifted by a model of another shape");
+    }
 
     size_t n = s->prob.n;
     double *w = xmalloc(n * sizeof *w), *w0 = warm ? xmalloc(n * sizeof *w0) : NULL;
@@ -466,11 +465,12 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
         if (warm) {
             memcpy(w0, warm->coef + v * s->dim, s->dim * sizeof *w0);
             if (p->fit_intercept) w0[s->dim] = warm->intercept[v] / warm->params.intercept_scaling;
-            if (before) {
-                const double *wb = before->coef + v * s->dim;
-                for (size_t j = 0; j < s->dim; j++) w0[j] += step * (w0[j] - wb[j]);
-                if (p->fit_intercept)
-                    w0[s->dim] += step * (w0[s->dim] - before->intercept[v] / before->params.intercept_scaling);
+            for (size_t k = 0; k < 2; k++) {
+                const logreg_model *sh = o->shift[k];
+                if (!sh) continue;
+                const double a = o->shift_coef[k], *ws = sh->coef + v * s->dim;
+                for (size_t j = 0; j < s->dim; j++) w0[j] += a * ws[j];
+                if (p->fit_intercept) w0[s->dim] += a * (sh->intercept[v] / sh->params.intercept_scaling);
             }
             /* a merged column's weight goes where its twin's is (rep[j] < j) */
             for (size_t j = 0; s->rep && j < s->dim; j++)

@@ -123,11 +123,11 @@ typedef struct lr_fit_opts {
     int stop_stalled;
     int fast;  /* lib/linsolve's fast arithmetic: the same optimum and tolerance, not liblinear's rounding */
     lr_layout *layout; /* the rows already laid out (logreg_layout_new), or NULL */
-    /* with warm: a fit of the same shape at another C; the start is then
-     * not warm's weights but their extension along the line through the
-     * two fits in log C (the L2 path is smooth in log C: on the tweet
-     * study's grid this saves a sixth of the Newton steps) */
-    const logreg_model *warm_before;
+    /* with warm: the start is warm's weights plus shift_coef[k] times the
+     * weights of shift[k] (models of warm's shape, or NULL): the grid
+     * search's extrapolations along C and across class weights */
+    const logreg_model *shift[2];
+    double shift_coef[2];
 } lr_fit_opts;
 
 /* The rows of a fit as the solvers take them (grouped by class, by rows

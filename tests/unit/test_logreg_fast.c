@@ -220,7 +220,11 @@ static void test_extrapolated_warm_start(const lr_data *d)
     logreg_model *cold = logreg_train(d, NULL, 0, &p4);
     o.warm = m2;
     logreg_model *warm = logreg_train_opts(d, NULL, 0, &p4, &o);
-    o.warm_before = m1;
+    /* on the line in log C: m2 + (m2 - m1) (log 4 - log 2) / (log 2 - log 1) */
+    o.shift[0] = m2;
+    o.shift_coef[0] = 1;
+    o.shift[1] = m1;
+    o.shift_coef[1] = -1;
     logreg_model *line = logreg_train_opts(d, NULL, 0, &p4, &o);
     double rel = max_rel_objective_diff(d, cold, line);
     size_t agree = agreeing_predictions(d, cold, line);
@@ -238,6 +242,53 @@ static void test_extrapolated_warm_start(const lr_data *d)
     lr_params_free(&p1);
     lr_params_free(&p2);
     lr_params_free(&p4);
+}
+
+/* Fast, both penalties: C 2 balanced started from C 2 unweighted's fit
+ * moved by balanced minus unweighted at C 1 (how the grid search starts a
+ * class weight other than its first) against C 2 balanced started from its
+ * own fit at C 1: the same optimum, in fewer Newton steps */
+static void test_shifted_warm_start(const lr_data *d)
+{
+    for (int pen = 0; pen < 2; pen++) {
+        lr_params n1, n2, b1, b2;
+        lr_penalty pl = pen ? LR_L1 : LR_L2;
+        params(&n1, pl, 1, LR_CW_NONE);
+        params(&n2, pl, 2, LR_CW_NONE);
+        params(&b1, pl, 1, LR_CW_BALANCED);
+        params(&b2, pl, 2, LR_CW_BALANCED);
+        lr_fit_opts o = {.stop_stalled = 1, .fast = 1};
+        logreg_model *mn1 = logreg_train_opts(d, NULL, 0, &n1, &o), *mb1 = logreg_train_opts(d, NULL, 0, &b1, &o);
+        logreg_model *cold = logreg_train(d, NULL, 0, &b2);
+        o.warm = mn1;
+        logreg_model *mn2 = logreg_train_opts(d, NULL, 0, &n2, &o);
+        o.warm = mb1;
+        logreg_model *own = logreg_train_opts(d, NULL, 0, &b2, &o);
+        o.warm = mn2;
+        o.shift[0] = mb1;
+        o.shift_coef[0] = 1;
+        o.shift[1] = mn1;
+        o.shift_coef[1] = -1;
+        logreg_model *moved = logreg_train_opts(d, NULL, 0, &b2, &o);
+        double rel = max_rel_objective_diff(d, cold, moved);
+        size_t agree = agreeing_predictions(d, cold, moved);
+        char name[260];
+        snprintf(name, sizeof name, "%s fast: C 2 balanced started from C 2 none + (balanced - none at C 1): %d "
+                 "iterations (from its own C 1 fit %d); objective within 1e-5 of the cold fit's (%.2g), %zu/%zu "
+                 "predictions the same", pen ? "l1" : "l2", total_iter(moved), total_iter(own), rel, agree, d->n);
+        CHECK(name, total_iter(moved) < total_iter(own) && !logreg_hit_max_iter(moved) && moved->nstalled == 0 &&
+              rel < 1e-5 && (double)agree >= 0.995 * (double)d->n);
+        logreg_free(mn1);
+        logreg_free(mn2);
+        logreg_free(mb1);
+        logreg_free(cold);
+        logreg_free(own);
+        logreg_free(moved);
+        lr_params_free(&n1);
+        lr_params_free(&n2);
+        lr_params_free(&b1);
+        lr_params_free(&b2);
+    }
 }
 
 /* tol 1e-12 is out of double precision's reach for newGLMNET here: liblinear
@@ -436,6 +487,7 @@ int main(void)
     test_multi_max_iter(&d);
     test_shared_layout(&d);
     test_extrapolated_warm_start(&d);
+    test_shifted_warm_start(&d);
     test_fast_arithmetic(&d);
 
     lr_data_free(&d);
