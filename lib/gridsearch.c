@@ -403,16 +403,16 @@ static int same_fit(const logreg_model *a, const logreg_model *b)
            memcmp(a->coef, b->coef, a->nvec * (size_t)a->dim * sizeof *a->coef) == 0;
 }
 
-/* Where a fast-mode fit at C of class weight `rank` starts. The root
- * class weight goes up the C values: from its fit at the C before, or,
- * with two fits before, on the line through them in log C (the path of the
- * solutions is smooth in log C, for L1 where the set of nonzero weights
- * settles). Another class weight starts from the root's fit at this C
- * moved by its own difference from the root at the C before: class weights
- * change the costs by ~20% on the tweet grid, the next C by 2x, and the
- * difference between two class weights' solutions changes slowly along C.
- * On the tweet study's grid these starts take a quarter fewer Newton steps
- * than each class weight's fit at the C before. */
+/* Where a fast-mode fit at C of class weight `rank` starts. The chain's
+ * first class weight (the root) goes up the C values: from its fit at the
+ * C before, or, with two fits before, on the line through them in log C
+ * (the L2 solutions' path is smooth in log C; L1's is where its set of
+ * nonzero weights stays). Another class weight starts from the root's fit
+ * at this C moved by its own difference from the root at the C before:
+ * class weights change the costs by ~20% on the tweet grid, the next C by
+ * 2x, and the difference between two class weights' solutions changes
+ * slowly along C. On the tweet study's grid these starts take a quarter
+ * fewer Newton steps than each class weight's own fit at the C before. */
 static void warm_start(lr_fit_opts *o, double C, size_t rank, size_t root, logreg_model *const *prev,
                        logreg_model *const *cur, const logreg_model *root_prev2)
 {
@@ -560,8 +560,6 @@ static int cmp_chain(const void *a, const void *b, void *arg)
     return i < j ? -1 : i > j;
 }
 
-/* likely-longest tasks first: L1, then the largest C (a chain's last), so
- * that no thread is left with one long fit at the end */
 /* each candidate's class weight as the place of its value among the grid's
  * class_weight values (all 0 when the grid has none) */
 static size_t *class_weight_ranks(const gs_grid *g)
@@ -586,6 +584,8 @@ static size_t *class_weight_ranks(const gs_grid *g)
     return rank;
 }
 
+/* likely-longest tasks first: L1, then the largest C (a chain's last), so
+ * that no thread is left with one long fit at the end */
 static int cmp_task_cost(const void *a, const void *b, void *params)
 {
     const task *x = a, *y = b;
@@ -636,19 +636,18 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
             else p.train[f][p.ntrain[f]++] = i;
         }
 
-    /* the chains: candidates that differ only in max_iter (exact), or in C
-     * and max_iter (fast) */
+    /* the chains: candidates that differ only in max_iter (exact), or in C,
+     * class weight and max_iter (fast) */
     static const char *const free_fast[] = {"C", "class_weight"};
+    size_t nfree = o->exact ? 0 : 2;
     size_t *cw_rank = class_weight_ranks(g);
     p.cw_rank = cw_rank;
     size_t ngroups = 0;
     size_t **members = xmalloc(nc * sizeof *members), *nmembers = xcalloc(nc, sizeof *nmembers);
     for (size_t c = 0; c < nc; c++) {
-        size_t nfree = o->exact ? 0 : 2;
         size_t gi = ngroups;
         for (size_t h = 0; h < ngroups && gi == ngroups; h++)
-            if (g->cand[members[h][0]].penalty == g->cand[c].penalty && same_but(g, members[h][0], c, free_fast, nfree))
-                gi = h;
+            if (same_but(g, members[h][0], c, free_fast, nfree)) gi = h;
         if (gi == ngroups) members[ngroups++] = xmalloc(nc * sizeof **members);
         members[gi][nmembers[gi]++] = c;
     }

@@ -253,7 +253,7 @@ int lr_class_weights(const lr_params *p, char *const *labels, size_t nclasses, c
 
 /* The rows of a fit as liblinear lays them out: grouped by class (input
  * order within a class), as CSR with the bias column last, and by columns
- * for L1; y and C are set per subproblem. */
+ * for L1 or fast fits; y and C are set per subproblem. */
 struct lr_layout {
     size_t K, dim, nrows;
     size_t *counts; /* K: rows per class */
@@ -303,8 +303,8 @@ static logreg_model *model_new(const lr_data *d, const size_t *counts, const lr_
 }
 
 /* fast: the matrix by columns for either penalty (the fast L2 solver
- * gathers X'v from it), and for L1 identical feature columns merged
- * (linsolve_cols_merge_duplicates) */
+ * gathers its gradient and preconditioner from it), and for L1 identical
+ * feature columns merged (linsolve_cols_merge_duplicates) */
 lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, int fast)
 {
     if (!rows) nrows = d->n;
@@ -427,7 +427,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
     if (!s) s = own_layout = logreg_layout_new(d, rows, nrows, p, fast);
     else if (s->penalty != p->penalty || s->fit_intercept != p->fit_intercept || s->fast != fast ||
-             s->intercept_scaling != p->intercept_scaling)
+             s->intercept_scaling != p->intercept_scaling || s->nrows != (rows ? nrows : d->n))
         die("internal error: a fit on rows laid out for other options");
     const size_t *counts = s->counts;
     for (size_t i = 0; i < nmax; i++) {
