@@ -8,6 +8,7 @@
  * same order as scikit-learn's liblinear does. */
 #include "linsolve.h"
 #include "common.h"
+#include "vmath_d.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -196,9 +197,10 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
     signed char *y = xmalloc((size_t)l);
     double *wmem = xmalloc((size_t)w_size * 4 * sizeof(double));
     double *Hdiag = wmem, *Grad = Hdiag + w_size, *wpd = Grad + w_size, *xjneg_sum = wpd + w_size;
-    double *lmem = xmalloc((size_t)l * 5 * sizeof(double));
+    double *lmem = xmalloc((size_t)l * 7 * sizeof(double));
     double *xD = xmalloc(cp[w_size] * sizeof *xD);
     double *xTd = lmem, *exp_wTx = xTd + l, *exp_wTx_new = exp_wTx + l, *tau = exp_wTx_new + l, *D = tau + l;
+    double *exp_xTd_all = D + l, *ratio = exp_xTd_all + l; /* fast mode's line search: whole-array exp and log */
 
     for (int j = 0; j < w_size; j++) w[j] = ctl && ctl->w0 ? ctl->w0[j] : 0;
     for (int j = 0; j < l; j++) {
@@ -236,8 +238,9 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
             if (y[ind] == -1) xjneg_sum[j] += C[ind] * val;
         }
     }
+    if (fast) vmd_exp(exp_wTx, exp_wTx, (size_t)l);
     for (int j = 0; j < l; j++) {
-        exp_wTx[j] = exp(exp_wTx[j]);
+        if (!fast) exp_wTx[j] = exp(exp_wTx[j]);
         double tau_tmp = 1 / (1 + exp_wTx[j]);
         tau[j] = C[j] * tau_tmp;
         D[j] = C[j] * exp_wTx[j] * tau_tmp * tau_tmp;
@@ -407,10 +410,27 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         int num_linesearch;
         for (num_linesearch = 0; num_linesearch < max_num_linesearch; num_linesearch++) {
             cond = w_norm_new - w_norm + negsum_xTd - sigma * delta;
-            for (int i = 0; i < l; i++) {
-                double exp_xTd = exp(xTd[i]);
-                exp_wTx_new[i] = exp_wTx[i] * exp_xTd;
-                cond += C[i] * log((1 + exp_wTx_new[i]) / (exp_xTd + exp_wTx_new[i]));
+            if (fast) {
+                vmd_exp(exp_xTd_all, xTd, (size_t)l);
+                for (int i = 0; i < l; i++) {
+                    exp_wTx_new[i] = exp_wTx[i] * exp_xTd_all[i];
+                    ratio[i] = (1 + exp_wTx_new[i]) / (exp_xTd_all[i] + exp_wTx_new[i]);
+                }
+                vmd_log(ratio, ratio, (size_t)l);
+                double c0 = 0, c1 = 0;
+                int i = 0;
+                for (; i + 2 <= l; i += 2) {
+                    c0 += C[i] * ratio[i];
+                    c1 += C[i + 1] * ratio[i + 1];
+                }
+                if (i < l) c0 += C[i] * ratio[i];
+                cond += c0 + c1;
+            } else {
+                for (int i = 0; i < l; i++) {
+                    double exp_xTd = exp(xTd[i]);
+                    exp_wTx_new[i] = exp_wTx[i] * exp_xTd;
+                    cond += C[i] * log((1 + exp_wTx_new[i]) / (exp_xTd + exp_wTx_new[i]));
+                }
             }
             if (cond <= 0) {
                 F += cond + sigma * delta; /* cond is F(new) - F(w) - sigma delta */
@@ -440,7 +460,9 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                 if (w[j] == 0) continue;
                 for (size_t k = cp[j]; k < cp[j + 1]; k++) exp_wTx[crow[k]] += w[j] * cval[k];
             }
-            for (int i = 0; i < l; i++) exp_wTx[i] = exp(exp_wTx[i]);
+            if (fast) vmd_exp(exp_wTx, exp_wTx, (size_t)l);
+            else
+                for (int i = 0; i < l; i++) exp_wTx[i] = exp(exp_wTx[i]);
         }
         if (iter == 1) inner_eps *= 0.25;
         newton_iter++;

@@ -21,6 +21,7 @@
  * Snapshots for smaller max_iter values are taken as linsolve_tron.c does. */
 #include "linsolve.h"
 #include "common.h"
+#include "vmath_d.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ typedef struct fast_fun {
     double *z;   /* X w, then the gradient's per-row factor */
     double *sig; /* 1 / (1 + exp(-y_i x_i'w)) at the last fun() point */
     double *CD;  /* C_i sig_i (1 - sig_i): the loss Hessian's row weights */
+    double *e, *lg; /* per row: exp(-|y_i x_i'w|), then log(1 + that) */
 } fast_fun;
 
 static double dot(int n, const double *a, const double *b)
@@ -94,19 +96,19 @@ static void Xv(const linsolve_problem *p, const double *v, double *out)
 static double fun(fast_fun *f, const double *w)
 {
     const linsolve_problem *p = f->p;
+    size_t l = p->l;
     Xv(p, w, f->z);
+    /* C_i log(1 + exp(-yz)) as C_i (log(1 + exp(-|yz|)) + max(-yz, 0)),
+     * the exps and logs over whole arrays */
+    for (size_t i = 0; i < l; i++) f->e[i] = -fabs(p->y[i] * f->z[i]);
+    vmd_exp(f->e, f->e, l);
+    for (size_t i = 0; i < l; i++) f->lg[i] = 1 + f->e[i];
+    vmd_log(f->lg, f->lg, l);
     double v = dot((int)p->n, w, w) / 2.0;
-    for (size_t i = 0; i < p->l; i++) {
-        double yz = p->y[i] * f->z[i];
-        if (yz >= 0) {
-            double e = exp(-yz);
-            v += p->C[i] * log(1 + e);
-            f->sig[i] = 1 / (1 + e);
-        } else {
-            double e = exp(yz);
-            v += p->C[i] * (-yz + log(1 + e));
-            f->sig[i] = e / (1 + e);
-        }
+    for (size_t i = 0; i < l; i++) {
+        double yz = p->y[i] * f->z[i], e = f->e[i];
+        v += p->C[i] * (f->lg[i] + (yz < 0 ? -yz : 0));
+        f->sig[i] = yz >= 0 ? 1 / (1 + e) : e / (1 + e);
     }
     return v;
 }
@@ -219,10 +221,11 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
     const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4;
     int n = (int)p->n;
-    double *mem = xmalloc(((size_t)9 * p->n + 3 * p->l) * sizeof(double));
+    double *mem = xmalloc(((size_t)9 * p->n + 5 * p->l) * sizeof(double));
     double *s = mem, *r = s + n, *w_new = r + n, *g = w_new + n, *d = g + n, *Hd = d + n, *M = Hd + n,
            *Minv = M + n, *zv = Minv + n;
-    fast_fun f = {p, cols, zv + n, zv + n + p->l, zv + n + 2 * p->l};
+    double *rows = zv + n;
+    fast_fun f = {p, cols, rows, rows + p->l, rows + 2 * p->l, rows + 3 * p->l, rows + 4 * p->l};
 
     /* the stopping rule's reference |g(0)|: g(0) = X' (C_i y_i (1/2 - 1)) */
     for (size_t i = 0; i < p->l; i++) f.z[i] = -0.5 * p->C[i] * p->y[i];

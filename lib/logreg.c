@@ -253,7 +253,8 @@ int lr_class_weights(const lr_params *p, char *const *labels, size_t nclasses, c
 
 /* The rows of a fit as liblinear lays them out: grouped by class (input
  * order within a class), as CSR with the bias column last, and by columns
- * for L1 or fast fits; y and C are set per subproblem. */
+ * for L1 or fast fits. Read-only once made: each fit has its own labels and
+ * costs (prob.y and prob.C are NULL here). */
 struct lr_layout {
     size_t K, dim, nrows;
     size_t *counts; /* K: rows per class */
@@ -266,7 +267,7 @@ struct lr_layout {
     size_t *rep;   /* fast L1: the column each feature was merged into, or NULL */
     size_t *rowptr;
     uint32_t *idx;
-    double *val, *y, *C;
+    double *val;
 };
 
 /* the rows' class counts; dies when a class has none */
@@ -349,9 +350,7 @@ lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows,
         s->rowptr[r + 1] = k;
     }
     free(perm);
-    s->y = xmalloc(nrows * sizeof *s->y);
-    s->C = xmalloc(nrows * sizeof *s->C);
-    s->prob = (linsolve_problem){nrows, n, s->rowptr, s->idx, s->val, s->y, s->C};
+    s->prob = (linsolve_problem){nrows, n, s->rowptr, s->idx, s->val, NULL, NULL};
     if (p->penalty == LR_L1 || fast) {
         linsolve_cols_build(&s->cols, &s->prob);
         if (p->penalty == LR_L1 && fast) {
@@ -372,14 +371,14 @@ void logreg_layout_free(lr_layout *s)
     free(s->rowptr);
     free(s->idx);
     free(s->val);
-    free(s->y);
-    free(s->C);
     free(s);
 }
 
-/* Solves subproblem v of m (its options and class weights) into w; returns
- * the iterations. */
-static int solve(lr_layout *s, const logreg_model *m, size_t v, linsolve_rng *rng, linsolve_ctl *ctl, double *w)
+/* Solves subproblem v of m (its options and class weights) into w, with
+ * the labels and costs in y and C (room for the rows); returns the
+ * iterations. */
+static int solve(const lr_layout *s, const logreg_model *m, size_t v, double *y, double *C, linsolve_rng *rng,
+                 linsolve_ctl *ctl, double *w)
 {
     const lr_params *p = &m->params;
     size_t K = s->K, pos = K == 2 ? 1 : v;
@@ -387,14 +386,17 @@ static int solve(lr_layout *s, const logreg_model *m, size_t v, linsolve_rng *rn
     double Cn = K == 2 ? p->C * m->class_weight[0] : p->C;
     for (size_t c = 0; c < K; c++)
         for (size_t i = s->start[c]; i < s->start[c + 1]; i++) {
-            s->y[i] = c == pos ? 1 : -1;
-            s->C[i] = c == pos ? Cp : Cn;
+            y[i] = c == pos ? 1 : -1;
+            C[i] = c == pos ? Cp : Cn;
         }
-    double tol = linsolve_primal_tol(&s->prob, p->tol);
+    linsolve_problem prob = s->prob;
+    prob.y = y;
+    prob.C = C;
+    double tol = linsolve_primal_tol(&prob, p->tol);
     int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
-    if (p->penalty == LR_L1) return linsolve_l1r_lr(&s->prob, &s->cols, tol, max_iter, rng, ctl, w);
-    if (ctl && ctl->fast) return linsolve_l2r_lr_fast(&s->prob, &s->cols, tol, max_iter, ctl, w);
-    return linsolve_l2r_lr(&s->prob, tol, max_iter, ctl, w);
+    if (p->penalty == LR_L1) return linsolve_l1r_lr(&prob, &s->cols, tol, max_iter, rng, ctl, w);
+    if (ctl && ctl->fast) return linsolve_l2r_lr_fast(&prob, &s->cols, tol, max_iter, ctl, w);
+    return linsolve_l2r_lr(&prob, tol, max_iter, ctl, w);
 }
 
 static void store(logreg_model *m, size_t v, const double *w, int n_iter, int stalled)
@@ -423,7 +425,8 @@ logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nro
 void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, const lr_fit_opts *o,
                         const long *max_iters, size_t nmax, logreg_model **out)
 {
-    lr_layout *own_layout = NULL, *s = o ? o->layout : NULL;
+    lr_layout *own_layout = NULL;
+    const lr_layout *s = o ? o->layout : NULL;
     int stop_stalled = o ? o->stop_stalled : 0, fast = o ? o->fast : 0;
     if (!s) s = own_layout = logreg_layout_new(d, rows, nrows, p, fast);
     else if (s->penalty != p->penalty || s->fit_intercept != p->fit_intercept || s->fast != fast ||
@@ -448,6 +451,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
 
     size_t n = s->prob.n;
     double *w = xmalloc(n * sizeof *w), *w0 = warm ? xmalloc(n * sizeof *w0) : NULL;
+    double *y = xmalloc(2 * s->nrows * sizeof *y), *C = y + s->nrows;
     /* one random stream per max_iter, seeded once per model: the classes
      * draw from it in turn (L1) */
     linsolve_rng *rng = xmalloc(nmax * sizeof *rng);
@@ -486,7 +490,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
                 snap_of[ns++] = i;
             }
         linsolve_ctl ctl = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast, .nsnap = ns, .snap = snap};
-        int it = solve(s, m, v, &rng[0], &ctl, w);
+        int it = solve(s, m, v, y, C, &rng[0], &ctl, w);
         store(m, v, w, it, ctl.stalled);
         for (size_t k = 0; k < ns; k++) {
             size_t i = snap_of[k];
@@ -502,7 +506,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
         for (size_t i = 1; i < nmax; i++)
             if (alone[i]) {
                 linsolve_ctl own = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast};
-                int own_it = solve(s, out[i], v, &rng[i], &own, w);
+                int own_it = solve(s, out[i], v, y, C, &rng[i], &own, w);
                 store(out[i], v, w, own_it, own.stalled);
             }
         for (size_t i = 1; i < nmax; i++) alone[i] |= alone_next[i];
@@ -515,6 +519,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     free(rng);
     free(w);
     free(w0);
+    free(y);
     logreg_layout_free(own_layout);
 }
 

@@ -122,7 +122,7 @@ typedef struct lr_fit_opts {
     const logreg_model *warm;
     int stop_stalled;
     int fast;  /* lib/linsolve's fast arithmetic: the same optimum and tolerance, not liblinear's rounding */
-    lr_layout *layout; /* the rows already laid out (logreg_layout_new), or NULL */
+    const lr_layout *layout; /* the rows already laid out (logreg_layout_new), or NULL */
     /* with warm: the start is warm's weights plus shift_coef[k] times the
      * weights of shift[k] (models of warm's shape, or NULL): the grid
      * search's extrapolations along C and across class weights */
@@ -133,9 +133,8 @@ typedef struct lr_fit_opts {
 /* The rows of a fit as the solvers take them (grouped by class, by rows
  * with the bias column and, for L1 or fast fits, by columns): what every
  * fit on the same rows with the same penalty, intercept and fast setting
- * shares, so that a grid search lays them out once for a chain of fits
- * instead of once per fit. A fit writes its labels and costs into it: one
- * thread at a time. */
+ * shares, so that a grid search lays them out once per fold instead of
+ * once per fit. Read-only: fits on several threads may share one. */
 lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, int fast);
 void logreg_layout_free(lr_layout *l);
 
