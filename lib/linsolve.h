@@ -139,7 +139,7 @@ typedef struct linsolve_snap {
 typedef struct linsolve_ctl {
     const double *w0;   /* in: warm start, or NULL for w = 0 */
     int stop_stalled;   /* in */
-    int fast;           /* in, L1: fast arithmetic, cyclic coordinate order (linsolve_cdl1.c) */
+    int fast;           /* in: fast arithmetic (L1: linsolve_cdl1.c, cyclic coordinate order; L2: linsolve_l2r_lr_fast) */
     int stalled;        /* out: 1 when the stall rule ended the solve */
     size_t nsnap;       /* in: snapshots to take */
     linsolve_snap *snap;

@@ -172,9 +172,11 @@ static inline double col_dot4(const double *a, const uint32_t *row, const double
 
 /* The solver, specialised twice: fast = 0 is liblinear's arithmetic to the
  * bit; fast = 1 (linsolve_ctl.fast) sums in several partial sums, visits
- * the coordinates in cyclic order (as glmnet does: a random permutation
- * scatters the column reads over memory; cyclic runs ~1.6x faster here)
- * until the objective stalls, and asks each Newton step's inner problem for
+ * the coordinates in cyclic, ascending order (as glmnet does: a random
+ * permutation scatters the column reads over memory; cyclic ran ~1.6x
+ * faster here, and keeping the order ascending as features are shrunk
+ * another ~10%) until the objective stalls, takes its exps and logs over
+ * whole arrays (lib/vmath_d), and asks each Newton step's inner problem for
  * a solution good relative to the current violation. The stopping rule is
  * the same, so both end within the same tolerance of the same optimum. */
 static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *p, const linsolve_cols *cols,
@@ -193,7 +195,11 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
     double Gnorm1_init = -1.0, Gmax_old = HUGE_VAL, Gmax_new, Gnorm1_new;
     double QP_Gmax_old, QP_Gmax_new, QP_Gnorm1_new, delta, negsum_xTd, cond;
 
-    int *index = xmalloc((size_t)w_size * sizeof *index);
+    /* fast mode keeps the active features in ascending order (act: the
+     * Newton step's, index: the inner passes'), dropping shrunk ones
+     * rather than swapping them to the end, so that every pass walks the
+     * columns and the per-feature arrays in memory order */
+    int *index = xmalloc((size_t)w_size * sizeof *index), *act = fast ? xmalloc((size_t)w_size * sizeof *act) : NULL;
     signed char *y = xmalloc((size_t)l);
     double *wmem = xmalloc((size_t)w_size * 4 * sizeof(double));
     double *Hdiag = wmem, *Grad = Hdiag + w_size, *wpd = Grad + w_size, *xjneg_sum = wpd + w_size;
@@ -272,8 +278,9 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
         Gmax_new = 0;
         Gnorm1_new = 0;
         active_size = w_size;
+        int nact = 0;
         for (int s = 0; s < active_size; s++) {
-            int j = index[s];
+            int j = fast ? s : index[s];
             double h = nu, tmp = 0;
             if (fast) {
                 double h1 = 0, tmp1 = 0;
@@ -313,6 +320,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                 else if (Gn > 0) violation = Gn;
                 else if (Gp > Gmax_old / l && Gn < -Gmax_old / l) {
                     /* outer-level shrinking */
+                    if (fast) continue;
                     active_size--;
                     swap_int(&index[s], &index[active_size]);
                     s--;
@@ -320,8 +328,13 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                 }
             } else if (w[j] > 0) violation = fabs(Gp);
             else violation = fabs(Gn);
+            if (fast) act[nact++] = j;
             Gmax_new = dmax(Gmax_new, violation);
             Gnorm1_new += violation;
+        }
+        if (fast) {
+            active_size = nact;
+            memcpy(index, act, (size_t)nact * sizeof *index);
         }
         if (newton_iter == 0 && !warm) Gnorm1_init = Gnorm1_new;
         /* a warm start is already near the optimum: solving its first
@@ -352,6 +365,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                 int i = j + (int)linsolve_rng_below(rng, (uint32_t)(QP_active_size - j));
                 swap_int(&index[i], &index[j]);
             }
+            int kept = 0;
             for (int s = 0; s < QP_active_size; s++) {
                 int j = index[s];
                 H = Hdiag[j];
@@ -365,6 +379,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                     else if (Gn > 0) violation = Gn;
                     else if (Gp > QP_Gmax_old / l && Gn < -QP_Gmax_old / l) {
                         /* inner-level shrinking */
+                        if (fast) continue;
                         QP_active_size--;
                         swap_int(&index[s], &index[QP_active_size]);
                         s--;
@@ -372,6 +387,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                     }
                 } else if (wpd[j] > 0) violation = fabs(Gp);
                 else violation = fabs(Gn);
+                if (fast) index[kept++] = j;
 
                 /* the one-variable problem's solution */
                 if (Gp < H * wpd[j]) z = -Gp / H;
@@ -386,10 +402,12 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
                 wpd[j] += z;
                 for (size_t k = cp[j]; k < cp[j + 1]; k++) xTd[crow[k]] += cval[k] * z;
             }
+            if (fast) QP_active_size = kept;
             iter++;
             if (QP_Gnorm1_new <= inner_eps * Gnorm1_init) {
                 if (QP_active_size == active_size) break; /* inner stopping */
                 QP_active_size = active_size;             /* reactivate all, go on */
+                if (fast) memcpy(index, act, (size_t)active_size * sizeof *index);
                 QP_Gmax_old = HUGE_VAL;
                 continue;
             }
@@ -484,6 +502,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
     }
 
     free(index);
+    free(act);
     free(y);
     free(wmem);
     free(lmem);
