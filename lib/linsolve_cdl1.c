@@ -265,7 +265,15 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
     /* the objective after each of the last LINSOLVE_STALL_ITERS Newton
      * iterations, kept up to date from the line search's own difference */
     double F = 0, F_hist[LINSOLVE_STALL_ITERS + 1];
-    if (track) F_hist[0] = F = l1_objective(l, y, C, exp_wTx, w_norm);
+    if (track && fast) {
+        /* the same objective with whole-array logs of 1 + x (x > 0: the
+         * rounding of 1 + x costs less than an ulp of the sum here) */
+        for (int i = 0; i < l; i++) ratio[i] = 1 + (y[i] > 0 ? 1 / exp_wTx[i] : exp_wTx[i]);
+        vmd_log(ratio, ratio, (size_t)l);
+        double loss = 0;
+        for (int i = 0; i < l; i++) loss += C[i] * ratio[i];
+        F_hist[0] = F = w_norm + loss;
+    } else if (track) F_hist[0] = F = l1_objective(l, y, C, exp_wTx, w_norm);
 
     while (newton_iter < max_newton_iter) {
         /* a run with max_iter m ends here when newton_iter = m */

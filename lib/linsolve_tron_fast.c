@@ -37,10 +37,13 @@
 typedef struct fast_fun {
     const linsolve_problem *p;
     const linsolve_cols *cols;
-    double *z;   /* X w, then the gradient's per-row factor */
+    double *gz;  /* the gradient's per-row factor */
     double *sig; /* 1 / (1 + exp(-y_i x_i'w)) at the last fun() point */
     double *CD;  /* C_i sig_i (1 - sig_i): the loss Hessian's row weights */
     double *e, *lg; /* per row: exp(-|y_i x_i'w|), then log(1 + that) */
+    double *Xd;  /* X d of the last Hessian product's d */
+    double *Xs;  /* X s of the CG step s, kept up as s is: a trial point's
+                    X w is the current one's plus it, with no pass over X */
 } fast_fun;
 
 static double dot(int n, const double *a, const double *b)
@@ -93,20 +96,20 @@ static void Xv(const linsolve_problem *p, const double *v, double *out)
     }
 }
 
-static double fun(fast_fun *f, const double *w)
+/* the objective at w, whose X w is z */
+static double fun(fast_fun *f, const double *w, const double *z)
 {
     const linsolve_problem *p = f->p;
     size_t l = p->l;
-    Xv(p, w, f->z);
     /* C_i log(1 + exp(-yz)) as C_i (log(1 + exp(-|yz|)) + max(-yz, 0)),
      * the exps and logs over whole arrays */
-    for (size_t i = 0; i < l; i++) f->e[i] = -fabs(p->y[i] * f->z[i]);
+    for (size_t i = 0; i < l; i++) f->e[i] = -fabs(p->y[i] * z[i]);
     vmd_exp(f->e, f->e, l);
     for (size_t i = 0; i < l; i++) f->lg[i] = 1 + f->e[i];
     vmd_log(f->lg, f->lg, l);
     double v = dot((int)p->n, w, w) / 2.0;
     for (size_t i = 0; i < l; i++) {
-        double yz = p->y[i] * f->z[i], e = f->e[i];
+        double yz = p->y[i] * z[i], e = f->e[i];
         v += p->C[i] * (f->lg[i] + (yz < 0 ? -yz : 0));
         f->sig[i] = yz >= 0 ? 1 / (1 + e) : e / (1 + e);
     }
@@ -118,7 +121,7 @@ static double fun(fast_fun *f, const double *w)
 static void grad(fast_fun *f, const double *w, double *g, double *M, double *Minv)
 {
     const linsolve_problem *p = f->p;
-    double *z = f->z, *CD = f->CD;
+    double *z = f->gz, *CD = f->CD;
     for (size_t i = 0; i < p->l; i++) {
         double sig = f->sig[i];
         CD[i] = p->C[i] * sig * (1 - sig);
@@ -166,6 +169,7 @@ static void Hv(fast_fun *f, const double *s, double *Hs)
             t1 += s[idx[k + 1]] * val[k + 1];
         }
         if (k < b) t0 += s[idx[k]] * val[k];
+        f->Xd[i] = t0 + t1;
         double t = f->CD[i] * (t0 + t1);
         for (k = a; k < b; k++) Hs[idx[k]] += t * val[k];
     }
@@ -182,6 +186,8 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
         zv[i] = r[i] * Minv[i];
         d[i] = zv[i];
     }
+    int l = (int)f->p->l;
+    memset(f->Xs, 0, (size_t)l * sizeof *f->Xs);
     double zTr = dot(n, zv, r);
     double cgtol = CG_RATIO * sqrt(zTr);
     for (int cg_iter = 0; cg_iter < n + 5; cg_iter++) {
@@ -197,9 +203,11 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
             double rad = sqrt(std * std + dtd * (dsq - sts));
             alpha = std >= 0 ? (dsq - sts) / (std + rad) : (rad - std) / dtd;
             axpy(n, alpha, d, s);
+            axpy(l, alpha, f->Xd, f->Xs);
             axpy(n, -alpha, Hd, r);
             return;
         }
+        axpy(l, alpha, f->Xd, f->Xs);
         axpy(n, -alpha, Hd, r);
         for (int i = 0; i < n; i++) zv[i] = r[i] * Minv[i];
         double znewTrnew = dot(n, zv, r);
@@ -221,18 +229,19 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
     const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4;
     int n = (int)p->n;
-    double *mem = xmalloc(((size_t)9 * p->n + 5 * p->l) * sizeof(double));
+    size_t l = p->l;
+    double *mem = xmalloc(((size_t)9 * p->n + 9 * l) * sizeof(double));
     double *s = mem, *r = s + n, *w_new = r + n, *g = w_new + n, *d = g + n, *Hd = d + n, *M = Hd + n,
            *Minv = M + n, *zv = Minv + n;
-    double *rows = zv + n;
-    fast_fun f = {p, cols, rows, rows + p->l, rows + 2 * p->l, rows + 3 * p->l, rows + 4 * p->l};
+    double *rows = zv + n, *z = rows + 7 * l, *z_new = z + l; /* X w, X w_new */
+    fast_fun f = {p, cols, rows, rows + l, rows + 2 * l, rows + 3 * l, rows + 4 * l, rows + 5 * l, rows + 6 * l};
 
     /* the stopping rule's reference |g(0)|: g(0) = X' (C_i y_i (1/2 - 1)) */
-    for (size_t i = 0; i < p->l; i++) f.z[i] = -0.5 * p->C[i] * p->y[i];
+    for (size_t i = 0; i < l; i++) f.gz[i] = -0.5 * p->C[i] * p->y[i];
     double gnorm0 = 0;
     for (size_t j = 0; j < p->n; j++) {
         double gj = 0;
-        for (size_t k = cols->colptr[j]; k < cols->colptr[j + 1]; k++) gj += cols->val[k] * f.z[cols->row[k]];
+        for (size_t k = cols->colptr[j]; k < cols->colptr[j + 1]; k++) gj += cols->val[k] * f.gz[cols->row[k]];
         gnorm0 += gj * gj;
     }
     gnorm0 = sqrt(gnorm0);
@@ -242,7 +251,8 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     }
     if (ctl && ctl->w0) memcpy(w, ctl->w0, p->n * sizeof *w);
     else memset(w, 0, p->n * sizeof *w);
-    double fv = fun(&f, w);
+    Xv(p, w, z);
+    double fv = fun(&f, w, z);
     grad(&f, w, g, M, Minv);
     double gnorm = norm(n, g);
     /* the step -M^-1 g's length in the M-norm */
@@ -262,7 +272,8 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
         axpy(n, 1.0, s, w_new);
         double gs = dot(n, g, s);
         double prered = -0.5 * (gs - dot(n, s, r));
-        double fnew = fun(&f, w_new);
+        for (size_t i = 0; i < l; i++) z_new[i] = z[i] + f.Xs[i];
+        double fnew = fun(&f, w_new, z_new);
         double actred = fv - fnew;
         double snorm = sqrt(dot_m(n, s, M, s));
         if (iter == 1) delta = dmin(delta, snorm);
@@ -277,6 +288,9 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
         if (actred > eta0 * prered) {
             iter++;
             memcpy(w, w_new, p->n * sizeof *w);
+            double *swap = z;
+            z = z_new;
+            z_new = swap;
             fv = fnew;
             grad(&f, w, g, M, Minv);
             gnorm = norm(n, g);
