@@ -10,13 +10,14 @@
  *
  * Two modes. Exact: every fit is scikit-learn's (cold start, liblinear's
  * stopping rules), so the table is GridSearchCV's to the bit. Fast (the
- * default): per fold and per setting of the other options the candidates
- * are solved in ascending C, each fit warm-started from the one before, and
- * an L1 fit whose objective has stopped decreasing is ended there and
- * marked not converged, and L1 solves use fast arithmetic (partial sums,
- * cyclic coordinate order; lib/linsolve: linsolve_ctl). Fast fits stop within
- * the same tolerance of the same optimum, so scores move little; the
- * winner's refit on all rows is always the exact one (the caller's).
+ * default): per fold and per setting of the options other than C and
+ * class weight the candidates are solved in ascending C, each fit
+ * warm-started from fits before it (gridsearch_run.c: warm_start), an L1
+ * fit whose objective has stopped decreasing is ended there and marked not
+ * converged, and the solvers use fast arithmetic (lib/linsolve:
+ * linsolve_ctl). Fast fits stop within the same tolerance of the same
+ * optimum, so scores move little; the winner's refit on all rows is always
+ * the exact one (the caller's).
  *
  * Grid syntax: 'KEY=V,V,...;KEY=V,...' with KEY one of C, penalty,
  * class_weight, max_iter, tol, intercept_scaling ('-' may stand for '_').

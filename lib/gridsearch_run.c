@@ -54,6 +54,7 @@ typedef struct layout_slot {
     const lr_params *p; /* a candidate with the slot's penalty and intercept */
     lr_layout *layout;
     int state;          /* 0: not made, 1: being made, 2: ready */
+    size_t jobs_left;   /* its jobs not finished: at 0 the layout is freed */
 } layout_slot;
 
 typedef struct pool {
@@ -264,6 +265,11 @@ static void finish(pool *p, job *j, size_t fits)
 {
     p->nfits += fits;
     p->ndone++;
+    layout_slot *slot = &p->slots[j->ch->layout];
+    if (--slot->jobs_left == 0) {
+        logreg_layout_free(slot->layout);
+        slot->layout = NULL;
+    }
     job *in[] = {j->root_prev2, j->root_prev, j->root_cur, j->own_prev};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
         if (in[i] && --in[i]->readers == 0) {
@@ -368,7 +374,7 @@ static size_t layout_slot_of(pool *p, size_t fold, const lr_params *c)
             o->intercept_scaling == c->intercept_scaling)
             return s;
     }
-    p->slots[p->nslots] = (layout_slot){fold, c, NULL, 0};
+    p->slots[p->nslots] = (layout_slot){fold, c, NULL, 0, 0};
     return p->nslots++;
 }
 
@@ -404,6 +410,7 @@ static void make_jobs(pool *p, chain *chains, size_t nchains)
                 level++;
             }
             job *j = &p->jobs[p->njobs++];
+            p->slots[ch->layout].jobs_left++;
             *j = (job){.ch = ch, .from = q, .to = end, .C = cand[c].C, .order = h, .cw = rank,
                        .is_root = rank == root};
             j->level = level + !j->is_root;
