@@ -14,6 +14,10 @@
  * - |g(0)| from its closed form (at w = 0 every sigmoid is 1/2) instead of
  *   a function and gradient evaluation, and each row's sigmoid kept from
  *   the function value for the gradient at the same point;
+ * - a trial point's X w as the current point's plus X s, which the CG
+ *   steps keep up from the X d of each Hessian product (no pass over X per
+ *   trial point), and the exps and logs of the loss over whole arrays
+ *   (lib/vmath_d);
  * - the gradient and the preconditioner gathered in one pass over the
  *   columns (lib/linsolve's linsolve_cols), sums in partial sums, and plain
  *   loops for the vector algebra (no OpenBLAS calls on short vectors).
