@@ -19,13 +19,14 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
 /* OpenBLAS's own: ends its worker threads (it starts them again if a call
- * ever asks for more than one) */
-extern int blas_thread_shutdown_(void);
+ * ever asks for more than one). Weak: OpenBLAS builds without threads
+ * (Debian's -serial variant) have none to end. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 void linsolve_blas_single_thread(void)
 {
     pthread_once(&blas_once, blas_single_thread);
-    blas_thread_shutdown_();
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
 }
 
 typedef struct lr_fun {
