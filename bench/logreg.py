@@ -14,7 +14,8 @@ LogisticRegression(solver='liblinear') made for multiclass up to 1.7), in
 GridSearchCV(n_jobs=N) on the matrix already in memory; logreg runs as a
 process (reading the vectors included) with --jobs N, once with --exact
 (every fit scikit-learn's) and once in its default fast mode (warm starts
-along C, the L1 stall rule). Both sides get the same features, folds (passed
+along C and across class weights, the L1 stall rule, the solvers' fast
+arithmetic; see man/logreg.1). Both sides get the same features, folds (passed
 to logreg with --folds) and liblinear seed, twice:
 
 A. scikit-learn's TfidfVectorizer(ngram_range (1,3), max_features 100000,
