@@ -175,10 +175,11 @@ static inline double col_dot4(const double *a, const uint32_t *row, const double
  * the coordinates in cyclic, ascending order (as glmnet does: a random
  * permutation scatters the column reads over memory; cyclic ran ~1.6x
  * faster here, and keeping the order ascending as features are shrunk
- * another ~10%) until the objective stalls, takes its exps and logs over
- * whole arrays (lib/vmath_d), and asks each Newton step's inner problem for
- * a solution good relative to the current violation. The stopping rule is
- * the same, so both end within the same tolerance of the same optimum. */
+ * another ~10%) until the objective stalls, shrinks from the first Newton
+ * step on (another ~10%), takes its exps and logs over whole arrays
+ * (lib/vmath_d), and asks each Newton step's inner problem for a solution
+ * good relative to the current violation. The stopping rule is the same,
+ * so both end within the same tolerance of the same optimum. */
 static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *p, const linsolve_cols *cols,
                                                         double eps, int max_newton_iter, linsolve_rng *rng,
                                                         linsolve_ctl *ctl, double *w, const int fast)
@@ -340,6 +341,19 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
             if (fast) act[nact++] = j;
             Gmax_new = dmax(Gmax_new, violation);
             Gnorm1_new += violation;
+        }
+        if (fast && Gmax_old == HUGE_VAL) {
+            /* the first Newton step, where liblinear has no violation to
+             * shrink by yet and so runs its first inner passes over every
+             * feature: fast mode shrinks by this step's own largest one
+             * (a warm start's zero weights are mostly settled) */
+            int kept = 0;
+            for (int s = 0; s < nact; s++) {
+                int j = act[s];
+                if (w[j] == 0 && Grad[j] + 1 > Gmax_new / l && Grad[j] - 1 < -Gmax_new / l) continue;
+                act[kept++] = j;
+            }
+            nact = kept;
         }
         if (fast) {
             active_size = nact;
