@@ -111,13 +111,13 @@ typedef struct logreg_model {
  * safe to call from several threads at once. */
 logreg_model *logreg_train(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p);
 
+typedef struct lr_layout lr_layout; /* below: logreg_layout_new */
+
 /* The grid search's fast mode (lib/linsolve's linsolve_ctl): warm, a model
  * of the same rows' classes, dimension and intercept setting (the fit at a
  * neighbouring C) whose weights each subproblem starts from; stop_stalled,
  * end an L1 subproblem whose objective has stopped decreasing (counted in
  * nstalled). NULL opts, or {NULL, 0}, is logreg_train: scikit-learn's fit. */
-typedef struct lr_layout lr_layout;
-
 typedef struct lr_fit_opts {
     const logreg_model *warm;
     int stop_stalled;
