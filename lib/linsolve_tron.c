@@ -5,6 +5,7 @@
  * routines, so the iterates match scikit-learn's to rounding. */
 #include "linsolve.h"
 #include "common.h"
+#include "linsolve_tron_step.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -137,15 +138,10 @@ static int trcg(lr_fun *f, int n, double delta, const double *g, double *s, doub
     return cg_iter;
 }
 
-static double dmin(double a, double b) { return a < b ? a : b; }
-static double dmax(double a, double b) { return a > b ? a : b; }
 
 int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w)
 {
     pthread_once(&blas_once, blas_single_thread);
-    /* the trust-region constants of TRON */
-    const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
-    const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4;
     int n = (int)p->n;
     double *mem = xmalloc(((size_t)6 * p->n + 2 * p->l) * sizeof(double));
     double *s = mem, *r = s + n, *w_new = r + n, *g = w_new + n, *d = g + n, *Hd = d + n;
@@ -184,16 +180,8 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolv
         double fnew = fun(&f, w_new);
         double actred = fv - fnew;
         double snorm = cblas_dnrm2(n, s, 1);
-        if (iter == 1) delta = dmin(delta, snorm);
-        double alpha;
-        if (fnew - fv - gs <= 0) alpha = sigma3;
-        else alpha = dmax(sigma1, -0.5 * (gs / (fnew - fv - gs)));
-        if (actred < eta0 * prered) delta = dmin(dmax(alpha, sigma1) * snorm, sigma2 * delta);
-        else if (actred < eta1 * prered) delta = dmax(sigma1 * delta, dmin(alpha * snorm, sigma2 * delta));
-        else if (actred < eta2 * prered) delta = dmax(sigma1 * delta, dmin(alpha * snorm, sigma3 * delta));
-        else delta = dmax(delta, dmin(alpha * snorm, sigma3 * delta));
-
-        if (actred > eta0 * prered) {
+        delta = tron_radius(delta, iter == 1, snorm, gs, fv, fnew, prered);
+        if (actred > TRON_ETA0 * prered) {
             iter++;
             memcpy(w, w_new, p->n * sizeof *w);
             fv = fnew;
@@ -201,9 +189,7 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolv
             gnorm = cblas_dnrm2(n, g, 1);
             if (gnorm <= tol * gnorm1) break;
         }
-        if (fv < -1.0e+32) break;
-        if (fabs(actred) <= 0 && prered <= 0) break;
-        if (fabs(actred) <= 1.0e-12 * fabs(fv) && fabs(prered) <= 1.0e-12 * fabs(fv)) break;
+        if (tron_done(fv, actred, prered)) break;
     }
     free(mem);
     return iter - 1;

@@ -25,6 +25,7 @@
  * Snapshots for smaller max_iter values are taken as linsolve_tron.c does. */
 #include "linsolve.h"
 #include "common.h"
+#include "linsolve_tron_step.h"
 #include "vmath_d.h"
 
 #include <math.h>
@@ -221,17 +222,12 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
     }
 }
 
-static double dmin(double a, double b) { return a < b ? a : b; }
-static double dmax(double a, double b) { return a > b ? a : b; }
 
 static double norm(int n, const double *v) { return sqrt(dot(n, v, v)); }
 
 int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, double tol, int max_iter,
                          linsolve_ctl *ctl, double *w)
 {
-    /* the trust-region constants of TRON */
-    const double eta0 = 1e-4, eta1 = 0.25, eta2 = 0.75;
-    const double sigma1 = 0.25, sigma2 = 0.5, sigma3 = 4;
     int n = (int)p->n;
     size_t l = p->l;
     double *mem = xmalloc(((size_t)9 * p->n + 9 * l) * sizeof(double));
@@ -280,16 +276,8 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
         double fnew = fun(&f, w_new, z_new);
         double actred = fv - fnew;
         double snorm = sqrt(dot_m(n, s, M, s));
-        if (iter == 1) delta = dmin(delta, snorm);
-        double alpha;
-        if (fnew - fv - gs <= 0) alpha = sigma3;
-        else alpha = dmax(sigma1, -0.5 * (gs / (fnew - fv - gs)));
-        if (actred < eta0 * prered) delta = dmin(dmax(alpha, sigma1) * snorm, sigma2 * delta);
-        else if (actred < eta1 * prered) delta = dmax(sigma1 * delta, dmin(alpha * snorm, sigma2 * delta));
-        else if (actred < eta2 * prered) delta = dmax(sigma1 * delta, dmin(alpha * snorm, sigma3 * delta));
-        else delta = dmax(delta, dmin(alpha * snorm, sigma3 * delta));
-
-        if (actred > eta0 * prered) {
+        delta = tron_radius(delta, iter == 1, snorm, gs, fv, fnew, prered);
+        if (actred > TRON_ETA0 * prered) {
             iter++;
             memcpy(w, w_new, p->n * sizeof *w);
             double *swap = z;
@@ -300,9 +288,7 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
             gnorm = norm(n, g);
             if (gnorm <= tol * gnorm0) break;
         }
-        if (fv < -1.0e+32) break;
-        if (fabs(actred) <= 0 && prered <= 0) break;
-        if (fabs(actred) <= 1.0e-12 * fabs(fv) && fabs(prered) <= 1.0e-12 * fabs(fv)) break;
+        if (tron_done(fv, actred, prered)) break;
     }
     free(mem);
     return iter - 1;
