@@ -1,4 +1,5 @@
 #include "vmath.h"
+#include "vmath_clones.h"
 
 #include <math.h>
 #include <string.h>
@@ -12,17 +13,6 @@ typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(W * sizeof(uint32_t))));
 typedef uint8_t vb __attribute__((vector_size(W)));
 typedef double vd __attribute__((vector_size(W * sizeof(double))));
-
-/* An AVX2 clone and the default (SSE2 on x86-64), picked when the program
- * loads. Neither target has FMA, so the compiler cannot fuse a * b + c:
- * both clones round every operation the same way and give the same bits.
- * Not under ThreadSanitizer, whose instrumented ifunc resolver would run
- * before its runtime is up. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
 
 /* The helpers below are inlined, so no call passes an 8-lane vector across
  * the ABI that -Wpsabi warns about (it differs with and without AVX).

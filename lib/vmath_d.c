@@ -1,4 +1,5 @@
 #include "vmath_d.h"
+#include "vmath_clones.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -7,17 +8,6 @@
 #define W 4
 typedef double vd __attribute__((vector_size(W * sizeof(double))));
 typedef int64_t vl __attribute__((vector_size(W * sizeof(int64_t))));
-
-/* An AVX2 clone and the default (SSE2 on x86-64), picked when the program
- * loads. Neither target has FMA, so the compiler cannot fuse a * b + c:
- * both clones round every operation the same way and give the same bits.
- * Not under ThreadSanitizer, whose instrumented ifunc resolver would run
- * before its runtime is up. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && !defined(__SANITIZE_THREAD__)
-#define CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CLONES
-#endif
 
 /* Vectors go in by pointer and the helpers are inlined, so no vector
  * crosses the ABI that -Wpsabi warns about. */
