@@ -166,12 +166,7 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolv
     int search = !(gnorm <= tol * gnorm1);
     int iter = 1;
     while (iter <= max_iter && search) {
-        /* a run with max_iter m ends here when iter = m + 1 (first time) */
-        for (size_t k = 0; ctl && k < ctl->nsnap; k++)
-            if (iter == ctl->snap[k].at + 1 && !ctl->snap[k].taken) {
-                memcpy(ctl->snap[k].w, w, p->n * sizeof *w);
-                ctl->snap[k].taken = 1;
-            }
+        tron_snapshots(ctl, iter, w, p->n);
         trcg(&f, n, delta, g, s, r, d, Hd);
         memcpy(w_new, w, p->n * sizeof *w);
         cblas_daxpy(n, 1.0, s, 1, w_new, 1);

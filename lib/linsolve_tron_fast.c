@@ -22,7 +22,8 @@
  *   columns (lib/linsolve's linsolve_cols), sums in partial sums, and plain
  *   loops for the vector algebra (no OpenBLAS calls on short vectors).
  *
- * Snapshots for smaller max_iter values are taken as linsolve_tron.c does. */
+ * Snapshots for smaller max_iter values and the trust-region steps are
+ * linsolve_tron.c's (linsolve_tron_step.h). */
 #include "linsolve.h"
 #include "common.h"
 #include "linsolve_tron_step.h"
@@ -222,7 +223,6 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
     }
 }
 
-
 static double norm(int n, const double *v) { return sqrt(dot(n, v, v)); }
 
 int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, double tol, int max_iter,
@@ -262,11 +262,7 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     int search = !(gnorm <= tol * gnorm0);
     int iter = 1;
     while (iter <= max_iter && search) {
-        for (size_t k = 0; ctl && k < ctl->nsnap; k++)
-            if (iter == ctl->snap[k].at + 1 && !ctl->snap[k].taken) {
-                memcpy(ctl->snap[k].w, w, p->n * sizeof *w);
-                ctl->snap[k].taken = 1;
-            }
+        tron_snapshots(ctl, iter, w, p->n);
         trpcg(&f, n, delta, g, M, Minv, s, r, d, Hd, zv);
         memcpy(w_new, w, p->n * sizeof *w);
         axpy(n, 1.0, s, w_new);

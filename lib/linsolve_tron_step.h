@@ -1,13 +1,27 @@
-/* linsolve_tron_step: TRON's handling of one trial step, shared by the
- * liblinear-exact solver (linsolve_tron.c) and the fast one
- * (linsolve_tron_fast.c): the trust-region radius update, the acceptance
- * test and the stopping tests on the reductions, as liblinear's
- * TRON::tron writes them (the same operations in the same order, so the
- * exact solver keeps its bits). Private to those two files. */
+/* linsolve_tron_step: what the liblinear-exact TRON (linsolve_tron.c) and
+ * the fast one (linsolve_tron_fast.c) share around each trial step: the
+ * max_iter snapshots before it, and after it the trust-region radius
+ * update, the acceptance test and the stopping tests on the reductions, as
+ * liblinear's TRON::tron writes them (the same operations in the same
+ * order, so the exact solver keeps its bits). Private to those two files. */
 #ifndef PIPECLF_LINSOLVE_TRON_STEP_H
 #define PIPECLF_LINSOLVE_TRON_STEP_H
 
+#include "linsolve.h"
+
 #include <math.h>
+#include <string.h>
+
+/* Before iteration iter: a run with max_iter m ends here when iter = m + 1
+ * (the first time), so its snapshot takes the n weights w now. */
+static inline void tron_snapshots(linsolve_ctl *ctl, int iter, const double *w, size_t n)
+{
+    for (size_t k = 0; ctl && k < ctl->nsnap; k++)
+        if (iter == ctl->snap[k].at + 1 && !ctl->snap[k].taken) {
+            memcpy(ctl->snap[k].w, w, n * sizeof *w);
+            ctl->snap[k].taken = 1;
+        }
+}
 
 static inline double tron_min(double a, double b) { return a < b ? a : b; }
 static inline double tron_max(double a, double b) { return a > b ? a : b; }
