@@ -157,6 +157,9 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_MAX_ITER: c->base.max_iter = parse_long_opt("--max-iter", optarg, 1, 1000000000L); break;
         case OPT_INTERCEPT_SCALING:
             c->base.intercept_scaling = positive_opt("--intercept-scaling", optarg);
+            if (c->base.intercept_scaling > LR_MAX_ABS_VALUE)
+                die_usage("--intercept-scaling: '%s' is more than %g (the bias column's value, a feature value "
+                          "like any other)", optarg, LR_MAX_ABS_VALUE);
             break;
         case OPT_NO_INTERCEPT: c->base.fit_intercept = 0; break;
         case 's': {

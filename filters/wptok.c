@@ -450,6 +450,7 @@ int main(int argc, char **argv)
     }
     ndjson_reader r;
     ndjson_open(&r, c.input);
+    r.nul_escape_ok = 1; /* reread_texts keeps what follows the NUL */
     outfile out;
     out_open(&out, c.output);
     size_t per_batch = c.enc.padding == WP_PAD_LONGEST ? (size_t)c.batch_size : WORK_BATCH;

@@ -69,5 +69,6 @@ void baseline_proba(const baseline_model *m, baseline_scratch *s, const cJSON *r
         tfidf_vectorize(m->tfidf, &s->tfidf, t->valuestring, strlen(t->valuestring), &s->x);
     }
     logreg_check_vector(m->logreg, &s->x, file, line);
-    logreg_proba(m->logreg, &s->x, probs);
+    if (logreg_proba(m->logreg, &s->x, probs) < 0)
+        die_at(file, line, "the vector's values are so large that its decision values overflow (inf - inf)");
 }

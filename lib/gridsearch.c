@@ -63,6 +63,9 @@ static void apply_value(lr_params *p, const char *key, const char *v, strbuf *b)
         sb_addn(b, num, (size_t)fmt_double(num, p->tol));
     } else if (strcmp(key, "intercept_scaling") == 0) {
         p->intercept_scaling = positive_number(key, v);
+        if (p->intercept_scaling > LR_MAX_ABS_VALUE)
+            die_usage("--grid: %s=%s: more than %g (the bias column's value, a feature value like any other)", key, v,
+                      LR_MAX_ABS_VALUE);
         sb_addn(b, num, (size_t)fmt_double(num, p->intercept_scaling));
     } else if (strcmp(key, "max_iter") == 0) {
         char *end;

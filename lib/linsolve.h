@@ -158,7 +158,9 @@ void linsolve_blas_single_thread(void);
 
 /* Each solver writes the n weights and returns the number of iterations
  * taken (a value >= max_iter means it stopped there rather than
- * converging, as scikit-learn reads it). tol is the already scaled
+ * converging, as scikit-learn reads it), or -1 when TRON's objective or
+ * gradient is not finite (C x class weight too large for the feature
+ * values; liblinear spins for ever there). tol is the already scaled
  * tolerance (linsolve_primal_tol). ctl may be NULL: start from w = 0 and
  * stop by liblinear's rules only. */
 int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w);

@@ -94,7 +94,8 @@ static void Hv(lr_fun *f, const double *s, double *Hs)
 }
 
 /* Conjugate gradients on H s = -g inside the trust region |s| <= delta;
- * leaves the residual in r. */
+ * leaves the residual in r. Returns the CG iterations, or -1 when the
+ * numbers left double's range. */
 static int trcg(lr_fun *f, int n, double delta, const double *g, double *s, double *r, double *d, double *Hd)
 {
     for (int i = 0; i < n; i++) {
@@ -110,6 +111,7 @@ static int trcg(lr_fun *f, int n, double delta, const double *g, double *s, doub
         cg_iter++;
         Hv(f, d, Hd);
         double alpha = rTr / cblas_ddot(n, d, 1, Hd, 1);
+        if (!isfinite(alpha)) return -1; /* r'r or d'Hd out of double's range */
         cblas_daxpy(n, alpha, d, 1, s, 1);
         if (cblas_dnrm2(n, s, 1) > delta) {
             /* step back and go to the boundary along d */
@@ -152,6 +154,7 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolv
     grad(&f, w, g);
     double delta = cblas_dnrm2(n, g, 1);
     double gnorm1 = delta, gnorm = gnorm1;
+    int failed = tron_not_finite(fv, gnorm1);
     if (ctl) {
         ctl->stalled = 0;
         for (size_t k = 0; k < ctl->nsnap; k++) ctl->snap[k].taken = 0;
@@ -162,17 +165,19 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolv
         fv = fun(&f, w);
         grad(&f, w, g);
         delta = gnorm = cblas_dnrm2(n, g, 1);
+        failed |= tron_not_finite(fv, gnorm);
     }
-    int search = !(gnorm <= tol * gnorm1);
+    int search = !failed && !(gnorm <= tol * gnorm1);
     int iter = 1;
     while (iter <= max_iter && search) {
         tron_snapshots(ctl, iter, w, p->n);
-        trcg(&f, n, delta, g, s, r, d, Hd);
+        if ((failed = trcg(&f, n, delta, g, s, r, d, Hd) < 0)) break;
         memcpy(w_new, w, p->n * sizeof *w);
         cblas_daxpy(n, 1.0, s, 1, w_new, 1);
         double gs = cblas_ddot(n, g, 1, s, 1);
         double prered = -0.5 * (gs - cblas_ddot(n, s, 1, r, 1));
         double fnew = fun(&f, w_new);
+        if ((failed = isnan(fnew) || isnan(prered))) break;
         double actred = fv - fnew;
         double snorm = cblas_dnrm2(n, s, 1);
         delta = tron_radius(delta, iter == 1, snorm, gs, fv, fnew, prered);
@@ -182,10 +187,11 @@ int linsolve_l2r_lr(const linsolve_problem *p, double tol, int max_iter, linsolv
             fv = fnew;
             grad(&f, w, g);
             gnorm = cblas_dnrm2(n, g, 1);
+            if ((failed = tron_not_finite(fv, gnorm))) break;
             if (gnorm <= tol * gnorm1) break;
         }
         if (tron_done(fv, actred, prered)) break;
     }
     free(mem);
-    return iter - 1;
+    return failed ? -1 : iter - 1;
 }

@@ -182,8 +182,8 @@ static void Hv(fast_fun *f, const double *s, double *Hs)
 }
 
 /* Preconditioned CG on H s = -g inside |s|_M <= delta; leaves the residual
- * in r. */
-static void trpcg(fast_fun *f, int n, double delta, const double *g, const double *M, const double *Minv, double *s,
+ * in r. Returns -1 when the numbers left double's range, else 0. */
+static int trpcg(fast_fun *f, int n, double delta, const double *g, const double *M, const double *Minv, double *s,
                   double *r, double *d, double *Hd, double *zv)
 {
     for (int i = 0; i < n; i++) {
@@ -200,6 +200,7 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
         if (sqrt(zTr) <= cgtol) break;
         Hv(f, d, Hd);
         double alpha = zTr / dot(n, d, Hd); /* d'Hd >= |d|^2 > 0: H = I + X'DX */
+        if (!isfinite(alpha)) return -1; /* z'r or d'Hd out of double's range */
         axpy(n, alpha, d, s);
         if (sqrt(dot_m(n, s, M, s)) > delta) {
             /* step back and go to the boundary along d */
@@ -211,7 +212,7 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
             axpy(n, alpha, d, s);
             axpy(l, alpha, f->Xd, f->Xs);
             axpy(n, -alpha, Hd, r);
-            return;
+            return 0;
         }
         axpy(l, alpha, f->Xd, f->Xs);
         axpy(n, -alpha, Hd, r);
@@ -221,6 +222,7 @@ static void trpcg(fast_fun *f, int n, double delta, const double *g, const doubl
         for (int i = 0; i < n; i++) d[i] = zv[i] + beta * d[i];
         zTr = znewTrnew;
     }
+    return 0;
 }
 
 static double norm(int n, const double *v) { return sqrt(dot(n, v, v)); }
@@ -259,17 +261,19 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     double delta = 0;
     for (int j = 0; j < n; j++) delta += g[j] * g[j] * Minv[j];
     delta = sqrt(delta);
-    int search = !(gnorm <= tol * gnorm0);
+    int failed = tron_not_finite(fv, gnorm) || !isfinite(gnorm0);
+    int search = !failed && !(gnorm <= tol * gnorm0);
     int iter = 1;
     while (iter <= max_iter && search) {
         tron_snapshots(ctl, iter, w, p->n);
-        trpcg(&f, n, delta, g, M, Minv, s, r, d, Hd, zv);
+        if ((failed = trpcg(&f, n, delta, g, M, Minv, s, r, d, Hd, zv) < 0)) break;
         memcpy(w_new, w, p->n * sizeof *w);
         axpy(n, 1.0, s, w_new);
         double gs = dot(n, g, s);
         double prered = -0.5 * (gs - dot(n, s, r));
         for (size_t i = 0; i < l; i++) z_new[i] = z[i] + f.Xs[i];
         double fnew = fun(&f, w_new, z_new);
+        if ((failed = isnan(fnew) || isnan(prered))) break;
         double actred = fv - fnew;
         double snorm = sqrt(dot_m(n, s, M, s));
         delta = tron_radius(delta, iter == 1, snorm, gs, fv, fnew, prered);
@@ -282,10 +286,11 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
             fv = fnew;
             grad(&f, w, g, M, Minv);
             gnorm = norm(n, g);
+            if ((failed = tron_not_finite(fv, gnorm))) break;
             if (gnorm <= tol * gnorm0) break;
         }
         if (tron_done(fv, actred, prered)) break;
     }
     free(mem);
-    return iter - 1;
+    return failed ? -1 : iter - 1;
 }

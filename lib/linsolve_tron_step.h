@@ -49,6 +49,11 @@ static inline double tron_radius(double delta, int first, double snorm, double g
     return delta;
 }
 
+/* The objective or its gradient overflowed (C x class weight too large for
+ * the feature values): liblinear's TRON would go on for ever, rejecting
+ * NaN steps without counting them. */
+static inline int tron_not_finite(double fv, double gnorm) { return !isfinite(fv) || !isfinite(gnorm); }
+
 /* TRON's other ways out after a step: f unbounded below, or no reduction
  * left to make or to tell from rounding */
 static inline int tron_done(double fv, double actred, double prered)

@@ -34,6 +34,11 @@ void lr_data_read(lr_data *d, const char *path, const char *vector_field, const 
     cJSON *rec;
     while ((rec = ndjson_next(&r))) {
         sparse_from_record(rec, vector_field, &v, r.name, r.line);
+        for (size_t k = 0; k < v.n; k++)
+            if (fabs(v.val[k]) > LR_MAX_ABS_VALUE)
+                die_at(r.name, r.line, "\"%s.val\"[%zu] = %g: training takes values up to %g in magnitude "
+                       "(beyond, liblinear's sums overflow; scikit-learn refuses them too)",
+                       vector_field, k, v.val[k], LR_MAX_ABS_VALUE);
         if (d->n == 0) d->dim = v.dim;
         else if (v.dim != d->dim)
             die_at(r.name, r.line, "\"%s.dim\" is %ld but earlier records have %ld", vector_field, v.dim, d->dim);
@@ -399,6 +404,17 @@ static int solve(const lr_layout *s, const logreg_model *m, size_t v, double *y,
     return linsolve_l2r_lr(&prob, tol, max_iter, ctl, w);
 }
 
+/* A solve whose numbers overflowed (C x class weight too large for the
+ * feature values) ends the run: there is no model to give. */
+static void check_solved(const lr_data *d, const logreg_model *m, int n_iter, const double *w, size_t n)
+{
+    int ok = n_iter >= 0;
+    for (size_t j = 0; ok && j < n; j++) ok = isfinite(w[j]);
+    if (!ok)
+        die_at(d->name, 0, "C=%g: the solver's numbers leave double precision's range (C x class weight too large "
+               "or too small for these feature values): no model", m->params.C);
+}
+
 static void store(logreg_model *m, size_t v, const double *w, int n_iter, int stalled)
 {
     size_t dim = (size_t)m->dim;
@@ -491,6 +507,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
             }
         linsolve_ctl ctl = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast, .nsnap = ns, .snap = snap};
         int it = solve(s, m, v, y, C, &rng[0], &ctl, w);
+        check_solved(d, m, it, w, n);
         store(m, v, w, it, ctl.stalled);
         for (size_t k = 0; k < ns; k++) {
             size_t i = snap_of[k];
@@ -507,6 +524,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
             if (alone[i]) {
                 linsolve_ctl own = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast};
                 int own_it = solve(s, out[i], v, y, C, &rng[i], &own, w);
+                check_solved(d, out[i], own_it, w, n);
                 store(out[i], v, w, own_it, own.stalled);
             }
         for (size_t i = 1; i < nmax; i++) alone[i] |= alone_next[i];
@@ -858,14 +876,16 @@ void logreg_decision(const logreg_model *m, const sparse_vec *x, double *out)
     }
 }
 
-void logreg_proba(const logreg_model *m, const sparse_vec *x, double *out)
+int logreg_proba(const logreg_model *m, const sparse_vec *x, double *out)
 {
     logreg_decision(m, x, out);
+    for (size_t c = 0; c < m->nclasses; c++)
+        if (isnan(out[c])) return -1;
     if (m->nclasses == 2) {
         double p = 1 / (1 + exp(-out[1]));
         out[0] = 1 - p;
         out[1] = p;
-        return;
+        return 0;
     }
     double sum = 0;
     for (size_t c = 0; c < m->nclasses; c++) {
@@ -873,6 +893,7 @@ void logreg_proba(const logreg_model *m, const sparse_vec *x, double *out)
         sum += out[c];
     }
     for (size_t c = 0; c < m->nclasses; c++) out[c] = sum == 0 ? 1.0 / (double)m->nclasses : out[c] / sum;
+    return 0;
 }
 
 size_t logreg_predict(const logreg_model *m, const sparse_vec *x)

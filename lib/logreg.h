@@ -62,9 +62,15 @@ typedef struct lr_params {
     double tol;               /* > 0; scikit-learn's default 1e-4 */
     long max_iter;            /* >= 1; default 100 */
     int fit_intercept;        /* default 1 */
-    double intercept_scaling; /* > 0; default 1 */
+    double intercept_scaling; /* in (0, LR_MAX_ABS_VALUE]; default 1 */
     uint32_t seed;            /* the L1 solver's coordinate order (MT19937) */
 } lr_params;
+
+/* The largest feature value (and intercept_scaling, the bias column's
+ * value) training takes: beyond it liblinear's sums overflow and its
+ * solvers spin for ever; scikit-learn refuses the same ("X contains a
+ * maximum value > 1e30 results in a frozen fit"). */
+#define LR_MAX_ABS_VALUE 1e30
 
 /* scikit-learn's defaults: C 1, l2, no class weights, tol 1e-4, 100 iterations,
  * an intercept with scaling 1, seed 0 */
@@ -173,8 +179,10 @@ void logreg_check_vector(const logreg_model *m, const sparse_vec *x, const char 
 void logreg_decision(const logreg_model *m, const sparse_vec *x, double *out);
 /* Class probabilities into out[nclasses], as scikit-learn's predict_proba
  * for liblinear: with two classes {1 - p, p}, p = 1 / (1 + exp(-d)); with
- * more, each class's sigmoid divided by their sum (uniform if all are 0). */
-void logreg_proba(const logreg_model *m, const sparse_vec *x, double *out);
+ * more, each class's sigmoid divided by their sum (uniform if all are 0).
+ * Returns 0, or -1 when a decision value is NaN (x's values so large that
+ * the sum overflows: inf - inf); then out holds no probabilities. */
+int logreg_proba(const logreg_model *m, const sparse_vec *x, double *out);
 /* The predicted class: the first largest decision value. */
 size_t logreg_predict(const logreg_model *m, const sparse_vec *x);
 

@@ -15,6 +15,17 @@ void ndjson_open(ndjson_reader *r, const char *path)
     r->name = input_name(path);
 }
 
+int json_has_nul_escape(const char *s, size_t n)
+{
+    const char *end = s + n;
+    for (const char *p = s; (p = memchr(p, '\\', (size_t)(end - p)));) {
+        if (p + 1 == end) return 0;
+        if (p[1] == 'u' && end - p >= 6 && !memcmp(p + 2, "0000", 4)) return 1;
+        p += 2; /* the escaped character, a backslash included, is not the start of another escape */
+    }
+    return 0;
+}
+
 cJSON *ndjson_next(ndjson_reader *r)
 {
     for (;;) {
@@ -32,6 +43,8 @@ cJSON *ndjson_next(ndjson_reader *r)
         if (memchr(r->buf, '\0', (size_t)n)) die_at(r->name, r->line, "NUL byte in input");
         size_t bad = utf8_invalid_offset(r->buf, (size_t)n);
         if (bad < (size_t)n) die_at(r->name, r->line, "invalid UTF-8 at byte %zu", bad + 1);
+        if (!r->nul_escape_ok && json_has_nul_escape(r->buf, (size_t)n))
+            die_at(r->name, r->line, "a string holds \"\\u0000\" (U+0000), which would cut it short: not taken");
         const char *end = NULL;
         cJSON *rec = cJSON_ParseWithLengthOpts(r->buf, (size_t)n, &end, 0);
         if (!rec) {

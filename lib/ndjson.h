@@ -1,7 +1,7 @@
 /* ndjson: streaming newline-delimited JSON records on cJSON. The reader holds
  * one line at a time (memory is constant per record), skips blank lines,
- * and dies with "prog: FILE:LINE: ..." on invalid JSON, invalid UTF-8 or a
- * line that is not a JSON object. */
+ * and dies with "prog: FILE:LINE: ..." on invalid JSON, invalid UTF-8, a
+ * string holding an escaped NUL or a line that is not a JSON object. */
 #ifndef PIPECLF_NDJSON_H
 #define PIPECLF_NDJSON_H
 
@@ -18,6 +18,10 @@ typedef struct ndjson_reader {
     char *buf;
     size_t cap;
     int owns_file;
+    /* cJSON ends a string at an escaped NUL ("\u0000") and drops the rest,
+     * so by default such a line is an error; a reader that re-reads those
+     * strings itself (wptok) sets this. */
+    int nul_escape_ok;
 } ndjson_reader;
 
 /* path "-" or NULL = stdin */
@@ -25,6 +29,9 @@ void ndjson_open(ndjson_reader *r, const char *path);
 /* Next record (caller frees with cJSON_Delete), or NULL at end of input. */
 cJSON *ndjson_next(ndjson_reader *r);
 void ndjson_close(ndjson_reader *r);
+
+/* Whether the JSON text s[0..n) has the escape \u0000 (not the text "\\u0000"). */
+int json_has_nul_escape(const char *s, size_t n);
 
 /* Writes rec compactly on one line. */
 void ndjson_write(FILE *f, const cJSON *rec);
