@@ -64,6 +64,8 @@ static const char usage_text[] =
     "                       decreasing ends there, marked not converged. The\n"
     "                       refit of the winner is scikit-learn's either way\n"
     "  --cv-out FILE        the CV table: CSV if FILE ends in .csv, else NDJSON\n"
+    "  --cv-times           fit times in the CV table too (they vary from run\n"
+    "                       to run; without them the table's bytes do not)\n"
     "  --folds-out FILE     the folds used, as --folds reads them\n"
     "\n"
     "Input and messages:\n"
@@ -86,7 +88,7 @@ static const char usage_text[] =
 enum {
     OPT_PENALTY = 256, OPT_CLASS_WEIGHT, OPT_TOL, OPT_MAX_ITER, OPT_INTERCEPT_SCALING, OPT_NO_INTERCEPT,
     OPT_GRID, OPT_CV, OPT_FOLDS, OPT_SCORING, OPT_CV_OUT, OPT_FOLDS_OUT, OPT_EXACT, OPT_VECTOR_FIELD,
-    OPT_LABEL_FIELD, OPT_ID_FIELD
+    OPT_LABEL_FIELD, OPT_ID_FIELD, OPT_CV_TIMES
 };
 
 typedef struct config {
@@ -94,7 +96,7 @@ typedef struct config {
     const char *vector_field, *label_field, *id_field;
     lr_params base;
     long cv;
-    int jobs, quiet, exact;
+    int jobs, quiet, exact, cv_times;
     gs_scoring scoring;
 } config;
 
@@ -123,6 +125,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"scoring", required_argument, 0, OPT_SCORING},
         {"jobs", required_argument, 0, 'j'},
         {"cv-out", required_argument, 0, OPT_CV_OUT},
+        {"cv-times", no_argument, 0, OPT_CV_TIMES},
         {"folds-out", required_argument, 0, OPT_FOLDS_OUT},
         {"exact", no_argument, 0, OPT_EXACT},
         {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
@@ -183,6 +186,7 @@ static void parse_args(config *c, int argc, char **argv)
             break;
         case 'j': c->jobs = (int)parse_long_opt("--jobs", optarg, 1, 1024); break;
         case OPT_CV_OUT: c->cv_out = optarg; break;
+        case OPT_CV_TIMES: c->cv_times = 1; break;
         case OPT_FOLDS_OUT: c->folds_out = optarg; break;
         case OPT_EXACT: c->exact = 1; break;
         case OPT_VECTOR_FIELD: c->vector_field = optarg; break;
@@ -201,6 +205,7 @@ static void parse_args(config *c, int argc, char **argv)
     if (c->cv && c->folds) die_usage("--cv and --folds exclude one another");
     if (c->grid && !c->cv && !c->folds) c->cv = 5;
     if (c->cv_out && !c->cv && !c->folds) die_usage("--cv-out needs cross-validation (--grid, --cv or --folds)");
+    if (c->cv_times && !c->cv_out) die_usage("--cv-times needs --cv-out");
     if (c->folds_out && !c->cv && !c->folds)
         die_usage("--folds-out needs cross-validation (--grid, --cv or --folds)");
 }
@@ -268,7 +273,7 @@ int main(int argc, char **argv)
         gs_result r;
         gs_opts go = {c.jobs, c.exact};
         gs_run(&d, &grid, fold_of, k, c.scoring, &go, &r);
-        if (c.cv_out) gs_write_table(c.cv_out, &grid, &r, c.scoring);
+        if (c.cv_out) gs_write_table(c.cv_out, &grid, &r, c.scoring, c.cv_times);
         if (r.nhit)
             warn("warning: reaching max number of iterations in %zu of %zu cross-validation fits; "
                  "increase max_iter",

@@ -405,7 +405,7 @@ static int ends_with_csv(const char *path)
     return n >= 4 && strcasecmp(path + n - 4, ".csv") == 0;
 }
 
-void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_scoring s)
+void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_scoring s, int with_times)
 {
     strbuf b = {0};
     char num[64];
@@ -421,7 +421,7 @@ void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_s
             snprintf(num, sizeof num, ",fold%zu_score", f);
             sb_adds(&b, num);
         }
-        sb_adds(&b, ",mean_fit_time,std_fit_time,converged,scoring\n");
+        sb_adds(&b, with_times ? ",mean_fit_time,std_fit_time,converged,scoring\n" : ",converged,scoring\n");
     }
     for (size_t c = 0; c < r->ncand; c++) {
         int converged = 1;
@@ -441,9 +441,13 @@ void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_s
                 sb_addc(&b, ',');
                 add_num(&b, r->score[c * r->k + f]);
             }
-            snprintf(num, sizeof num, ",%.6f,%.6f,%s,%s\n", r->mean_time[c], r->std_time[c],
-                     converged ? "true" : "false", gs_scoring_name(s));
-            sb_adds(&b, num);
+            if (with_times) {
+                snprintf(num, sizeof num, ",%.6f,%.6f", r->mean_time[c], r->std_time[c]);
+                sb_adds(&b, num);
+            }
+            sb_adds(&b, converged ? ",true," : ",false,");
+            sb_adds(&b, gs_scoring_name(s));
+            sb_addc(&b, '\n');
             continue;
         }
         snprintf(num, sizeof num, "{\"rank\":%d,\"params\":", r->rank[c]);
@@ -460,14 +464,18 @@ void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_s
             if (f) sb_addc(&b, ',');
             add_num(&b, r->score[c * r->k + f]);
         }
-        snprintf(num, sizeof num, "],\"mean_fit_time\":%.6f,\"std_fit_time\":%.6f", r->mean_time[c], r->std_time[c]);
-        sb_adds(&b, num);
-        sb_adds(&b, ",\"fit_times\":[");
-        for (size_t f = 0; f < r->k; f++) {
-            snprintf(num, sizeof num, "%s%.6f", f ? "," : "", r->fit_time[c * r->k + f]);
+        sb_addc(&b, ']');
+        if (with_times) {
+            snprintf(num, sizeof num, ",\"mean_fit_time\":%.6f,\"std_fit_time\":%.6f", r->mean_time[c], r->std_time[c]);
             sb_adds(&b, num);
+            sb_adds(&b, ",\"fit_times\":[");
+            for (size_t f = 0; f < r->k; f++) {
+                snprintf(num, sizeof num, "%s%.6f", f ? "," : "", r->fit_time[c * r->k + f]);
+                sb_adds(&b, num);
+            }
+            sb_addc(&b, ']');
         }
-        sb_adds(&b, converged ? "],\"converged\":true}\n" : "],\"converged\":false}\n");
+        sb_adds(&b, converged ? ",\"converged\":true}\n" : ",\"converged\":false}\n");
     }
     outfile o;
     out_open(&o, path);

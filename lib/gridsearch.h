@@ -106,9 +106,10 @@ void gs_result_free(gs_result *r);
 
 /* The CV table: CSV when path ends in .csv, otherwise NDJSON, one row per
  * candidate in grid order (rank, the grid's values, mean and std score,
- * fold scores, fit times, convergence: false when some fold's fit stopped
- * at max_iter or stalled). Written atomically. */
-void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_scoring s);
+ * fold scores, with_times: the fit times, convergence: false when some
+ * fold's fit stopped at max_iter or stalled). Without the times, which vary
+ * from run to run, the same inputs give the same bytes. Written atomically. */
+void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_scoring s, int with_times);
 /* A JSON object summing up the search (for the model's "cv"): scoring,
  * folds, candidates, the best candidate's index, options, mean, std and
  * fold scores, and the mode ("search": "fast" or "exact"); xmalloc'd. */
