@@ -63,7 +63,7 @@ static const char usage_text[] =
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
     "  --stats FILE         also write the counts as JSON\n"
     "  -q, --quiet          no summary on standard error\n"
-    "  -h, --help           this help; --version  the version\n"
+    "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "The summary on standard error gives rows read, rows dropped by each step\n"
     "and rows written per label. Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
@@ -76,7 +76,6 @@ enum {
     OPT_ID = 256, OPT_TEXT, OPT_JOIN, OPT_TEXT_B, OPT_LABEL, OPT_NO_LABEL, OPT_RENAME,
     OPT_DROP_MISSING, OPT_MAX_REPEAT, OPT_NO_MAX_REPEAT, OPT_STOPWORDS, OPT_NO_STOPWORDS,
     OPT_STEM, OPT_NO_STEM, OPT_LIGHT, OPT_PRESET, OPT_MIN_CLASS, OPT_REPLACE, OPT_STATS,
-    OPT_VERSION,
     /* boolean steps: OPT_FLAG + index to set, OPT_NOFLAG + index to clear */
     OPT_FLAG = 512, OPT_NOFLAG = 640
 };
@@ -156,7 +155,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"stats", required_argument, 0, OPT_STATS},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, OPT_VERSION},
+        {"version", no_argument, 0, 'V'},
     };
     enum { N_BASE = sizeof base / sizeof base[0] };
     struct option opts[N_BASE + 2 * N_FLAGS + 1];
@@ -171,7 +170,7 @@ static void parse_args(config *c, int argc, char **argv)
 
     int ch;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":o:qhV", opts, NULL)) != -1) {
         if (ch >= OPT_FLAG && ch < OPT_FLAG + N_FLAGS) { c->flag[ch - OPT_FLAG] = 1; continue; }
         if (ch >= OPT_NOFLAG && ch < OPT_NOFLAG + N_FLAGS) { c->flag[ch - OPT_NOFLAG] = 0; continue; }
         switch (ch) {
@@ -207,7 +206,7 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_STATS: c->stats_path = optarg; break;
         case 'q': c->quiet = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
-        case OPT_VERSION: print_version();
+        case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
         default: die_usage("unknown option '%s'", argv[optind - 1]);
         }

@@ -43,7 +43,7 @@ static const char usage_text[] =
     "  --keep-inputs        keep the model inputs (x, input_ids, ...) in the output\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
     "  -q, --quiet          no summary on standard error\n"
-    "  -h, --help           this help; --version  the version\n"
+    "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "probs holds every class of the model, in its label order; pred is the class\n"
     "with the largest decision value (the first on a tie). A gold label the model never saw is\n"
@@ -54,7 +54,7 @@ static const char usage_text[] =
     "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
 
 enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
-       OPT_THREADS, OPT_VERSION, OPT_DEVICE, OPT_PRECISION };
+       OPT_THREADS, OPT_DEVICE, OPT_PRECISION };
 
 /* fields that feed a model, left out of the predictions unless --keep-inputs */
 static const char *const model_inputs[] = {"input_ids", "token_type_ids", "attention_mask"};
@@ -83,7 +83,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, OPT_VERSION},
+        {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     c->text_field = "text";
@@ -92,7 +92,7 @@ static void parse_args(config *c, int argc, char **argv)
     c->batch = 32;
     int ch;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, ":m:o:qh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":m:o:qhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': c->model_dir = optarg; break;
         case OPT_TEXT_FIELD: c->text_field = optarg; break;
@@ -113,7 +113,7 @@ static void parse_args(config *c, int argc, char **argv)
         case 'o': c->output = optarg; break;
         case 'q': c->quiet = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
-        case OPT_VERSION: print_version();
+        case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
         default: die_usage("unknown option '%s'", argv[optind - 1]);
         }
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
     outfile out;
     out_open(&out, c.output);
     size_t n = baseline ? predict_baseline(&c, &in, out.f) : predict_bert(&c, &in, out.f);
-    if (n == 0) die_at(in.name, 0, "no records to predict");
+    /* no records in, none out: a filter, as tfidf apply and wptok are */
     out_commit(&out);
     if (!c.quiet)
         fprintf(stderr, "%s: %zu records, model %s (%s)\n", prog_name, n, c.model_dir,

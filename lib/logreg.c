@@ -334,7 +334,8 @@ lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows,
     s->start[0] = 0;
 
     size_t dim = (size_t)d->dim, n = dim + (p->fit_intercept ? 1 : 0), nnz = 0;
-    if (n > INT_MAX || nrows > INT_MAX) die("%zu features or %zu rows: more than liblinear's solvers take", dim, nrows);
+    if (n > INT_MAX || nrows > INT_MAX)
+        die_at(d->name, 0, "%zu features or %zu rows: more than liblinear's solvers take (%d)", dim, nrows, INT_MAX);
     s->dim = dim;
     for (size_t r = 0; r < nrows; r++) nnz += d->rowptr[perm[r] + 1] - d->rowptr[perm[r]];
     nnz += p->fit_intercept ? nrows : 0;
@@ -746,8 +747,14 @@ logreg_model *logreg_load(const char *model_dir)
     size_t len;
     char *text = read_all(path, &len);
     cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long line = 1;
+        for (const char *p = text; at && p < at && p < text + len; p++) line += *p == '\n';
+        die_at(path, line, "not valid JSON: a corrupt or truncated model file");
+    }
     free(text);
-    if (!root || !cJSON_IsObject(root)) BAD("corrupt model: not a JSON object");
+    if (!cJSON_IsObject(root)) BAD("corrupt model: not a JSON object");
     const char *format = rec_string(root, "format");
     if (!format || strcmp(format, MODEL_FORMAT) != 0) BAD("not a logreg model (\"format\" is not \"" MODEL_FORMAT "\")");
     if (need_number(path, root, "version") != MODEL_VERSION)

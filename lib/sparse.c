@@ -34,6 +34,8 @@ void sparse_from_record(const cJSON *rec, const char *field, sparse_vec *v, cons
     const cJSON *dim = cJSON_GetObjectItemCaseSensitive(x, "dim");
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(x, "idx");
     const cJSON *val = cJSON_GetObjectItemCaseSensitive(x, "val");
+    if (!dim) die_at(file, line, "\"%s\" has no \"dim\" (the vector's length, as tfidf writes it)", field);
+    if (!idx || !val) die_at(file, line, "\"%s\" has no \"%s\"", field, idx ? "val" : "idx");
     if (!cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > 4294967295.0 ||
         dim->valuedouble != floor(dim->valuedouble))
         die_at(file, line, "\"%s.dim\" is not a positive integer", field);
@@ -53,8 +55,8 @@ void sparse_from_record(const cJSON *rec, const char *field, sparse_vec *v, cons
         if (d < 0 || d >= (double)v->dim)
             die_at(file, line, "\"%s.idx\"[%d] = %.0f is out of range [0, %ld)", field, k, d, v->dim);
         if (d <= prev) die_at(file, line, "\"%s.idx\" is not strictly increasing at [%d]", field, k);
-        if (!cJSON_IsNumber(w) || !isfinite(w->valuedouble))
-            die_at(file, line, "\"%s.val\"[%d] is not a finite number", field, k);
+        if (!cJSON_IsNumber(w)) die_at(file, line, "\"%s.val\"[%d] is not a number", field, k);
+        if (!isfinite(w->valuedouble)) die_at(file, line, "\"%s.val\"[%d] is not a finite number", field, k);
         sparse_push(v, (uint32_t)d, w->valuedouble);
         prev = d;
     }
