@@ -148,6 +148,8 @@ def options(C, penalty, class_weight, extra):
         opts += ["--max-iter", str(extra["max_iter"])]
     if "intercept_scaling" in extra:
         opts += ["--intercept-scaling", repr(extra["intercept_scaling"])]
+    if "tol" in extra:
+        opts += ["--tol", repr(extra["tol"])]
     if extra.get("fit_intercept") is False:
         opts += ["--no-intercept"]
     return opts + ["--seed", str(SKLEARN_SEED)]
@@ -155,7 +157,7 @@ def options(C, penalty, class_weight, extra):
 
 def reference(X, y, C, penalty, class_weight, extra):
     """the fitted scikit-learn model; extra: max_iter, intercept_scaling,
-    fit_intercept"""
+    fit_intercept, tol"""
     kw = {"max_iter": 100, **extra}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -214,6 +216,11 @@ def main():
     configs.append(("binary", 1, "l1", None, {"fit_intercept": False}))
     configs.append(("tweets", 8, "l1", None, {"max_iter": 3}))  # stops at max_iter
     configs.append(("tweets", 8, "l2", "balanced", {"max_iter": 2}))
+    # tolerances other than the default 1e-4: fewer or more iterations
+    configs.append(("tweets", 1, "l2", None, {"tol": 0.1}))
+    configs.append(("tweets", 1, "l1", "balanced", {"tol": 0.01}))
+    configs.append(("binary", 8, "l2", None, {"tol": 1e-7}))
+    configs.append(("binary", 0.1, "l1", None, {"tol": 1e-6}))
     data = {"tweets": (Xt, yt), "binary": (Xb, yb)}
     with gz_text(os.path.join(out, "liblinear.jsonl.gz")) as f:
         for name, C, penalty, cw, extra in configs:
