@@ -72,7 +72,9 @@ static const char usage_text[] =
     "  --vector-field NAME  the records' sparse vector (default: x)\n"
     "  --label-field NAME   the records' label (default: label)\n"
     "  --id-field NAME      the records' id, for --folds (default: id)\n"
-    "  -q, --quiet          no summary on standard error\n"
+    "  --progress           a progress bar on standard error (the search's fits)\n"
+    "                       even when it is not a terminal\n"
+    "  -q, --quiet          no summary or progress bar on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "Classes are the labels in byte-sorted order; two classes give one weight\n"
@@ -88,7 +90,7 @@ static const char usage_text[] =
 enum {
     OPT_PENALTY = 256, OPT_CLASS_WEIGHT, OPT_TOL, OPT_MAX_ITER, OPT_INTERCEPT_SCALING, OPT_NO_INTERCEPT,
     OPT_GRID, OPT_CV, OPT_FOLDS, OPT_SCORING, OPT_CV_OUT, OPT_FOLDS_OUT, OPT_EXACT, OPT_VECTOR_FIELD,
-    OPT_LABEL_FIELD, OPT_ID_FIELD, OPT_CV_TIMES
+    OPT_LABEL_FIELD, OPT_ID_FIELD, OPT_CV_TIMES, OPT_PROGRESS
 };
 
 typedef struct config {
@@ -96,7 +98,7 @@ typedef struct config {
     const char *vector_field, *label_field, *id_field;
     lr_params base;
     long cv;
-    int jobs, quiet, exact, cv_times;
+    int jobs, quiet, exact, cv_times, progress;
     gs_scoring scoring;
 } config;
 
@@ -132,6 +134,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"label-field", required_argument, 0, OPT_LABEL_FIELD},
         {"id-field", required_argument, 0, OPT_ID_FIELD},
         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, OPT_PROGRESS},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -193,6 +196,7 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_LABEL_FIELD: c->label_field = optarg; break;
         case OPT_ID_FIELD: c->id_field = optarg; break;
         case 'q': c->quiet = 1; break;
+        case OPT_PROGRESS: c->progress = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -271,7 +275,7 @@ int main(int argc, char **argv)
         gs_check_folds(&d, fold_of, k);
         if (c.folds_out) gs_write_folds(c.folds_out, &d, fold_of, c.id_field);
         gs_result r;
-        gs_opts go = {c.jobs, c.exact};
+        gs_opts go = {c.jobs, c.exact, c.quiet ? 0 : c.progress ? 1 : -1};
         gs_run(&d, &grid, fold_of, k, c.scoring, &go, &r);
         if (c.cv_out) gs_write_table(c.cv_out, &grid, &r, c.scoring, c.cv_times);
         if (r.nhit)

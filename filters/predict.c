@@ -42,7 +42,9 @@ static const char usage_text[] =
     "  --precision NAME     BERT on the GPU: fp32, tf32, bf16 or fp16 (default: fp32)\n"
     "  --keep-inputs        keep the model inputs (x, input_ids, ...) in the output\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
-    "  -q, --quiet          no summary on standard error\n"
+    "  --progress           a progress bar on standard error (the records read)\n"
+    "                       even when it is not a terminal\n"
+    "  -q, --quiet          no summary or progress bar on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "probs holds every class of the model, in its label order; pred is the class\n"
@@ -54,14 +56,14 @@ static const char usage_text[] =
     "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
 
 enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
-       OPT_THREADS, OPT_DEVICE, OPT_PRECISION };
+       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_PROGRESS };
 
 /* fields that feed a model, left out of the predictions unless --keep-inputs */
 static const char *const model_inputs[] = {"input_ids", "token_type_ids", "attention_mask"};
 
 typedef struct config {
     const char *model_dir, *text_field, *text_b_field, *vector_field, *output, *input;
-    int keep_inputs, quiet, precision_given;
+    int keep_inputs, quiet, precision_given, progress;
     bert_device device;
     bert_precision precision;
     long batch, max_len, threads;
@@ -82,6 +84,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"keep-inputs", no_argument, 0, OPT_KEEP_INPUTS},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, OPT_PROGRESS},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -112,6 +115,7 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_KEEP_INPUTS: c->keep_inputs = 1; break;
         case 'o': c->output = optarg; break;
         case 'q': c->quiet = 1; break;
+        case OPT_PROGRESS: c->progress = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -237,9 +241,12 @@ int main(int argc, char **argv)
 
     ndjson_reader in;
     ndjson_open(&in, c.input);
+    progress bar;
+    ndjson_progress(&in, &bar, c.quiet ? 0 : c.progress ? 1 : -1);
     outfile out;
     out_open(&out, c.output);
     size_t n = baseline ? predict_baseline(&c, &in, out.f) : predict_bert(&c, &in, out.f);
+    ndjson_progress_end(&in);
     /* no records in, none out: a filter, as tfidf apply and wptok are */
     out_commit(&out);
     if (!c.quiet)

@@ -35,7 +35,9 @@ static const char usage_text[] =
     "  -o, --output FILE    write the records to FILE (atomically), not stdout\n"
     "  -j, --threads N      threads that vectorise records (default: 1); the\n"
     "                       output is the same for any N\n"
-    "  -q, --quiet          no summary on standard error\n"
+    "  --progress           a progress bar on standard error (reading the\n"
+    "                       records) even when it is not a terminal\n"
+    "  -q, --quiet          no summary or progress bar on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "fit only (apply takes these from the model):\n"
@@ -81,14 +83,14 @@ NORETURN static void usage(void)
 enum {
     OPT_FIELD = 256, OPT_DROP_TEXT, OPT_ANALYZER, OPT_NGRAM, OPT_TOKEN_PATTERN, OPT_LOWERCASE,
     OPT_NO_LOWERCASE, OPT_STOPWORDS, OPT_MIN_DF, OPT_MAX_DF, OPT_MAX_FEATURES, OPT_SUBLINEAR,
-    OPT_NO_IDF, OPT_NO_SMOOTH_IDF, OPT_NORM
+    OPT_NO_IDF, OPT_NO_SMOOTH_IDF, OPT_NORM, OPT_PROGRESS
 };
 
 typedef struct config {
     enum command cmd;
     const char *model_dir, *field, *output, *input, *stopwords_arg;
     const char *min_df_arg, *max_df_arg;
-    int drop_text, quiet, threads;
+    int drop_text, quiet, threads, progress;
     tfidf_opts opts;
     char **stop_words; /* read from --stopwords */
     size_t n_stop_words;
@@ -137,6 +139,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"output", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, OPT_PROGRESS},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {"analyzer", required_argument, 0, OPT_ANALYZER},
@@ -179,6 +182,7 @@ static void parse_args(config *c, int argc, char **argv)
         case 'o': c->output = optarg; break;
         case 'j': c->threads = (int)parse_long_opt("--threads", optarg, 1, 64); break;
         case 'q': c->quiet = 1; break;
+        case OPT_PROGRESS: c->progress = 1; break;
         case 'h': usage();
         case 'V': print_version();
         case OPT_ANALYZER:
@@ -246,6 +250,9 @@ static void print_summary(const tfidf_fit_stats *st)
                 prog_name, st->tied_at_cut);
 }
 
+/* progress_start's mode: --quiet wins over --progress; else a terminal's */
+static int progress_mode(const config *c) { return c->quiet ? 0 : c->progress ? 1 : -1; }
+
 static int fit(config *c)
 {
     char *err;
@@ -254,6 +261,8 @@ static int fit(config *c)
     held h = {0};
     tfidf_reader r;
     tfidf_reader_open(&r, c->input, c->field, c->drop_text);
+    progress bar;
+    ndjson_progress(&r.in, &bar, progress_mode(c));
     const char *text;
     size_t len;
     while (tfidf_reader_next(&r, &text, &len, &h.text)) {
@@ -264,6 +273,7 @@ static int fit(config *c)
         }
         h.end[h.n++] = h.text.len;
     }
+    ndjson_progress_end(&r.in);
     if (h.n == 0) die_at(r.in.name, 0, "no records: nothing to fit");
     tfidf_fit_stats st;
     tfidf_model *m = tfidf_fitter_finish(f, &st);
@@ -310,9 +320,12 @@ static int apply(config *c)
     tfidf_model *m = tfidf_load(c->model_dir);
     tfidf_reader r;
     tfidf_reader_open(&r, c->input, c->field, c->drop_text);
+    progress bar;
+    ndjson_progress(&r.in, &bar, progress_mode(c));
     outfile out;
     out_open(&out, c->output);
     tfidf_apply_stream(m, &r, out.f, c->threads);
+    ndjson_progress_end(&r.in);
     out_commit(&out);
     tfidf_reader_close(&r);
     tfidf_free(m);

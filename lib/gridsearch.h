@@ -78,8 +78,9 @@ void gs_check_folds(const lr_data *d, const size_t *fold_of, size_t k);
 double gs_score(gs_scoring s, const size_t *truth, const size_t *pred, size_t n, size_t nclasses);
 
 typedef struct gs_opts {
-    int jobs;   /* threads, >= 1 */
-    int exact;  /* scikit-learn's fits only: no warm starts, no stall rule */
+    int jobs;     /* threads, >= 1 */
+    int exact;    /* scikit-learn's fits only: no warm starts, no stall rule */
+    int progress; /* a bar over the fits: progress_start's mode (0: none) */
 } gs_opts;
 
 typedef struct gs_result {

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "gridsearch.h"
 #include "common.h"
+#include "progress.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -74,6 +75,7 @@ typedef struct pool {
     pthread_mutex_t mu;
     pthread_cond_t changed; /* a job became ready, the last one ended, or a layout was made */
     gs_result *r;
+    progress bar;           /* over the jobs done */
 } pool;
 
 static double now(void)
@@ -265,6 +267,7 @@ static void finish(pool *p, job *j, size_t fits)
 {
     p->nfits += fits;
     p->ndone++;
+    progress_update(&p->bar, (long)p->ndone, NULL);
     layout_slot *slot = &p->slots[j->ch->layout];
     if (--slot->jobs_left == 0) {
         logreg_layout_free(slot->layout);
@@ -520,6 +523,9 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
     for (size_t h = 0; h < nchains; h++) chains[h].layout = layout_slot_of(&p, chains[h].fold, &g->cand[chains[h].cands[0]]);
     make_jobs(&p, chains, nchains);
 
+    /* a job: one fold's fit for one set of options (the max_iter values
+     * of a grid share it) */
+    progress_start_unit(&p.bar, o->progress, (long)p.njobs, 0, "fits", 1);
     size_t nthreads = (size_t)(o->jobs < 1 ? 1 : o->jobs);
     if (nthreads > p.njobs) nthreads = p.njobs;
     if (nthreads <= 1) {
@@ -531,6 +537,7 @@ void gs_run(const lr_data *d, const gs_grid *g, const size_t *fold_of, size_t k,
         for (size_t t = 0; t < nthreads; t++) pthread_join(th[t], NULL);
         free(th);
     }
+    progress_end(&p.bar);
     r->nfits = p.nfits;
 
     for (size_t c = 0; c < nc; c++) {

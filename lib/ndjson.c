@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 void ndjson_open(ndjson_reader *r, const char *path)
@@ -36,6 +37,7 @@ cJSON *ndjson_next(ndjson_reader *r)
             return NULL;
         }
         r->line++;
+        if (r->progress && (r->line & 63) == 0) ndjson_progress_tick(r);
         while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r')) r->buf[--n] = '\0';
         size_t i = 0;
         while (i < (size_t)n && (r->buf[i] == ' ' || r->buf[i] == '\t')) i++;
@@ -64,6 +66,30 @@ cJSON *ndjson_next(ndjson_reader *r)
         }
         return rec;
     }
+}
+
+void ndjson_progress(ndjson_reader *r, progress *p, int mode)
+{
+    struct stat st;
+    r->progress_bytes = fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode);
+    if (r->progress_bytes) progress_start_unit(p, mode, (long)st.st_size, 0, "MB", 1e6);
+    else progress_start_unit(p, mode, 0, 0, "records", 1);
+    r->progress = p->on ? p : NULL; /* nothing to count for a bar not shown */
+}
+
+void ndjson_progress_tick(ndjson_reader *r)
+{
+    if (!r->progress) return;
+    long at = r->progress_bytes ? (long)ftello(r->f) : r->line;
+    progress_update(r->progress, at < 0 ? 0 : at, NULL);
+}
+
+void ndjson_progress_end(ndjson_reader *r)
+{
+    if (!r->progress) return;
+    ndjson_progress_tick(r);
+    progress_end(r->progress);
+    r->progress = NULL;
 }
 
 void ndjson_close(ndjson_reader *r)

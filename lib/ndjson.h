@@ -9,6 +9,7 @@
 
 #include <cJSON.h>
 
+#include "progress.h"
 #include "strbuf.h"
 
 typedef struct ndjson_reader {
@@ -22,6 +23,8 @@ typedef struct ndjson_reader {
      * so by default such a line is an error; a reader that re-reads those
      * strings itself (wptok) sets this. */
     int nul_escape_ok;
+    progress *progress; /* reading progress, or NULL (ndjson_progress) */
+    int progress_bytes; /* counting the bytes of a regular file, else records */
 } ndjson_reader;
 
 /* path "-" or NULL = stdin */
@@ -29,6 +32,14 @@ void ndjson_open(ndjson_reader *r, const char *path);
 /* Next record (caller frees with cJSON_Delete), or NULL at end of input. */
 cJSON *ndjson_next(ndjson_reader *r);
 void ndjson_close(ndjson_reader *r);
+
+/* A progress bar for reading r on p (mode: progress_start's): the bytes of
+ * a regular file, the records of anything else (no total known). Readers
+ * of r's lines update it with ndjson_progress_tick after each line (done
+ * by ndjson_next); ndjson_progress_end draws the last state. */
+void ndjson_progress(ndjson_reader *r, progress *p, int mode);
+void ndjson_progress_tick(ndjson_reader *r);
+void ndjson_progress_end(ndjson_reader *r);
 
 /* Whether the JSON text s[0..n) has the escape \u0000 (not the text "\\u0000"). */
 int json_has_nul_escape(const char *s, size_t n);

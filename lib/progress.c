@@ -15,14 +15,21 @@ double progress_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void progress_start(progress *p, int mode, long total, long done)
+void progress_start_unit(progress *p, int mode, long total, long done, const char *unit, double scale)
 {
     memset(p, 0, sizeof *p);
     p->on = mode < 0 ? isatty(2) : mode;
-    p->total = total > 0 ? total : 1;
+    p->total = total;
     p->first = p->done = done;
     p->t0 = progress_now();
     p->last_draw = -1;
+    p->unit = unit;
+    p->scale = scale > 0 ? scale : 1;
+}
+
+void progress_start(progress *p, int mode, long total, long done)
+{
+    progress_start_unit(p, mode, total > 0 ? total : 1, done, "step", 1);
 }
 
 static void clock_text(char *buf, size_t n, double s)
@@ -36,8 +43,29 @@ static void clock_text(char *buf, size_t n, double s)
     else snprintf(buf, n, "%d:%02d", t / 60, t % 60);
 }
 
+/* a count in the progress's unit: whole steps, or to 0.1 when scaled */
+static void count_text(const progress *p, char *buf, size_t n, double v)
+{
+    if (p->scale == 1) snprintf(buf, n, "%.0f", v);
+    else snprintf(buf, n, "%.1f", v / p->scale);
+}
+
 static void draw(progress *p, double now)
 {
+    if (p->total <= 0) {
+        /* unknown total: the count, the rate and the time spent */
+        double elapsed = now - p->t0, rate = elapsed > 0 ? (double)(p->done - p->first) / elapsed : 0;
+        char done[32], per_s[32], spent[32];
+        count_text(p, done, sizeof done, (double)p->done);
+        count_text(p, per_s, sizeof per_s, rate);
+        clock_text(spent, sizeof spent, elapsed);
+        fprintf(stderr, "\r%s %s %s, %s %s/s, %s%s%s\033[K", prog_name, done, p->unit, per_s, p->unit, spent,
+                p->text[0] ? " | " : "", p->text);
+        fflush(stderr);
+        p->drawn = 1;
+        p->last_draw = now;
+        return;
+    }
     int fill = (int)((double)p->done * BAR_WIDTH / (double)p->total);
     if (fill > BAR_WIDTH) fill = BAR_WIDTH;
     char bar[BAR_WIDTH + 1];
@@ -49,8 +77,14 @@ static void draw(progress *p, double now)
     clock_text(left, sizeof left, rate > 0 ? (double)(p->total - p->done) / rate : -1);
     clock_text(spent, sizeof spent, elapsed);
     /* \033[K clears what a longer earlier line left behind */
-    fprintf(stderr, "\r%s [%s] %ld/%ld %3d%% %.2f step/s %s ETA %s%s%s\033[K", prog_name, bar, p->done, p->total,
-            (int)(100.0 * (double)p->done / (double)p->total), rate, spent, left, p->text[0] ? " | " : "", p->text);
+    char done[32], total[32], per_s[32];
+    count_text(p, done, sizeof done, (double)p->done);
+    count_text(p, total, sizeof total, (double)p->total);
+    if (p->scale == 1) snprintf(per_s, sizeof per_s, "%.2f", rate);
+    else count_text(p, per_s, sizeof per_s, rate);
+    fprintf(stderr, "\r%s [%s] %s/%s%s%s %3d%% %s %s/s %s ETA %s%s%s\033[K", prog_name, bar, done, total,
+            p->scale == 1 ? "" : " ", p->scale == 1 ? "" : p->unit, (int)(100.0 * (double)p->done / (double)p->total),
+            per_s, p->unit, spent, left, p->text[0] ? " | " : "", p->text);
     fflush(stderr);
     p->drawn = 1;
     p->last_draw = now;
@@ -62,7 +96,7 @@ void progress_update(progress *p, long done, const char *text)
     if (text) snprintf(p->text, sizeof p->text, "%s", text);
     if (!p->on) return;
     double now = progress_now();
-    if (p->last_draw < 0 || now - p->last_draw >= 0.1 || done >= p->total) draw(p, now);
+    if (p->last_draw < 0 || now - p->last_draw >= 0.1 || (p->total > 0 && done >= p->total)) draw(p, now);
 }
 
 void progress_note(progress *p, const char *fmt, ...)

@@ -17,11 +17,17 @@ typedef struct progress {
     long done;
     double t0, last_draw;
     int drawn;             /* a bar is on the line */
+    const char *unit;      /* what is counted: "step", "fit", "MB", ... */
+    double scale;          /* done and total are shown divided by this */
     char text[96];
 } progress;
 
-/* mode: 1 on, 0 off, -1 when standard error is a terminal. */
+/* mode: 1 on, 0 off, -1 when standard error is a terminal. Counts steps. */
 void progress_start(progress *p, int mode, long total, long done);
+/* The same counting unit (shown divided by scale: bytes as "MB" with
+ * 1e6); total <= 0 when unknown: no bar and no time left, only the count,
+ * the rate and the time spent. */
+void progress_start_unit(progress *p, int mode, long total, long done, const char *unit, double scale);
 /* Records done and the caller text (may be NULL); redraws when due or at
  * the end. */
 void progress_update(progress *p, long done, const char *text);

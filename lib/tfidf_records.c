@@ -174,6 +174,7 @@ int tfidf_reader_line(tfidf_reader *r, const char **line, size_t *len)
             return 0;
         }
         in->line++;
+        if (in->progress && (in->line & 63) == 0) ndjson_progress_tick(in);
         size_t n = (size_t)got;
         while (n > 0 && (in->buf[n - 1] == '\n' || in->buf[n - 1] == '\r')) in->buf[--n] = '\0';
         size_t i = 0;
