@@ -63,6 +63,9 @@ CONFIGS = {
     "raw_stop_ngram12_l1": ("raw", 200,
                             dict(ngram_range=(1, 2), stop_words=stop_english, norm="l1", smooth_idf=False, min_df=2),
                             "--ngram 1,2 --stopwords english --norm l1 --no-smooth-idf --min-df 2"),
+    # scikit-learn's own English list (stop_words='english'), shipped as data/stopwords/sklearn_english.txt
+    "raw_sklearn_stop": ("raw", 200, dict(stop_words="english", ngram_range=(1, 2)),
+                         "--ngram 1,2 --stopwords sklearn_english"),
     # a token pattern other than the default (the PCRE2 path), fractions for min_df/max_df
     "raw_pattern_fraction": ("raw", 200,
                              dict(token_pattern=r"(?u)\b\w+\b", min_df=0.01, max_df=0.5, lowercase=False),
@@ -165,7 +168,7 @@ def write_config(name, sample_name, n_docs, params, args, docs):
 
 
 def params_text(params):
-    return ", ".join(f"{k}={'<data/stopwords/english.txt>' if k == 'stop_words' else repr(v)}"
+    return ", ".join(f"{k}={'<data/stopwords/english.txt>' if k == 'stop_words' and v is stop_english else repr(v)}"
                      for k, v in params.items())
 
 
