@@ -29,6 +29,7 @@ void lr_data_read(lr_data *d, const char *path, const char *vector_field, const 
     char **first_labels = NULL;
     size_t nfirst = 0;
     sparse_vec v = {0};
+    long top_idx = -1, top_line = 0;
     d->rowptr = xmalloc(sizeof *d->rowptr);
     d->rowptr[0] = 0;
     cJSON *rec;
@@ -39,9 +40,14 @@ void lr_data_read(lr_data *d, const char *path, const char *vector_field, const 
                 die_at(r.name, r.line, "\"%s.val\"[%zu] = %g: training takes values up to %g in magnitude "
                        "(beyond, liblinear's sums overflow; scikit-learn refuses them too)",
                        vector_field, k, v.val[k], LR_MAX_ABS_VALUE);
-        if (d->n == 0) d->dim = v.dim;
-        else if (v.dim != d->dim)
+        if (v.dim && !d->dim) d->dim = v.dim;
+        else if (v.dim && v.dim != d->dim)
             die_at(r.name, r.line, "\"%s.dim\" is %ld but earlier records have %ld", vector_field, v.dim, d->dim);
+        /* the largest index of the records without a dim, checked at the end */
+        if (!v.dim && v.n && (long)v.idx[v.n - 1] >= top_idx) {
+            top_idx = (long)v.idx[v.n - 1];
+            top_line = r.line;
+        }
         const cJSON *lab = cJSON_GetObjectItemCaseSensitive(rec, label_field);
         if (!lab) die_at(r.name, r.line, "record has no \"%s\" (training needs a label on every row)", label_field);
         if (!cJSON_IsString(lab)) die_at(r.name, r.line, "\"%s\" is not a string", label_field);
@@ -74,6 +80,10 @@ void lr_data_read(lr_data *d, const char *path, const char *vector_field, const 
         cJSON_Delete(rec);
     }
     if (d->n == 0) die_at(r.name, 0, "no records");
+    if (!d->dim) d->dim = top_idx + 1 > 0 ? top_idx + 1 : 1; /* no record gave one */
+    else if (top_idx >= d->dim)
+        die_at(r.name, top_line, "\"%s.idx\" has %ld, out of range [0, %ld) of the other records' dim", vector_field,
+               top_idx, d->dim);
     ndjson_close(&r);
     sparse_free(&v);
 
@@ -863,14 +873,17 @@ logreg_model *logreg_load(const char *model_dir)
 
 void logreg_check_vector(const logreg_model *m, const sparse_vec *x, const char *file, long line)
 {
-    if (x->dim != m->dim)
+    if (x->dim && x->dim != m->dim)
         die_at(file, line, "vector dimension %ld differs from the model's %ld (a vector from another tfidf model?)",
                x->dim, m->dim);
+    if (!x->dim && x->n && (long)x->idx[x->n - 1] >= m->dim)
+        die_at(file, line, "vector index %u is out of range [0, %ld) of the model's dim", x->idx[x->n - 1], m->dim);
 }
 
 void logreg_decision(const logreg_model *m, const sparse_vec *x, double *out)
 {
-    if (x->dim != m->dim) die("vector dimension %ld differs from the model's %ld", x->dim, m->dim);
+    if (x->dim ? x->dim != m->dim : x->n && (long)x->idx[x->n - 1] >= m->dim)
+        die("vector dimension %ld differs from the model's %ld", x->dim, m->dim);
     for (size_t v = 0; v < m->nvec; v++) {
         const double *w = m->coef + v * (size_t)m->dim;
         double s = 0;

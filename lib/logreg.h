@@ -27,7 +27,8 @@
 typedef struct lr_data {
     const char *name;    /* input name for messages */
     size_t n;            /* rows */
-    long dim;            /* feature dimension, the records' x.dim */
+    long dim;            /* feature dimension: the records' x.dim, or without
+                            one, their largest index + 1 */
     size_t *rowptr;      /* n + 1 offsets into idx/val */
     uint32_t *idx;
     double *val;
@@ -41,8 +42,9 @@ typedef struct lr_data {
 /* Reads NDJSON records with a sparse vector (vector_field, lib/sparse) and a
  * string label (label_field) and, when present, a string id (id_field).
  * Dies with "prog: FILE:LINE: ..." on a malformed vector (index out of
- * range, NaN/Inf value, ...), a missing or non-string label, or a vector
- * whose dim differs from the first record's; and on empty input. */
+ * range, NaN/Inf value, ...), a missing or non-string label, a vector
+ * whose dim differs from an earlier record's or (without a dim) has an index
+ * beyond the other records' dim; and on empty input. */
 void lr_data_read(lr_data *d, const char *path, const char *vector_field, const char *label_field,
                   const char *id_field);
 void lr_data_free(lr_data *d);
@@ -169,7 +171,8 @@ static inline size_t logreg_nclasses(const logreg_model *m) { return m->nclasses
 static inline const char *logreg_label(const logreg_model *m, size_t k) { return m->labels[k]; }
 static inline long logreg_dim(const logreg_model *m) { return m->dim; }
 
-/* Dies "prog: FILE:LINE: ..." when x's dim is not the model's. */
+/* Dies "prog: FILE:LINE: ..." when x's dim is not the model's, or x gave
+ * no dim and has an index beyond the model's. */
 void logreg_check_vector(const logreg_model *m, const sparse_vec *x, const char *file, long line);
 /* One decision value per class into out[nclasses]: w_k'x + b_k in
  * scikit-learn's order of operations (decision_function). With two classes

@@ -34,10 +34,9 @@ void sparse_from_record(const cJSON *rec, const char *field, sparse_vec *v, cons
     const cJSON *dim = cJSON_GetObjectItemCaseSensitive(x, "dim");
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(x, "idx");
     const cJSON *val = cJSON_GetObjectItemCaseSensitive(x, "val");
-    if (!dim) die_at(file, line, "\"%s\" has no \"dim\" (the vector's length, as tfidf writes it)", field);
     if (!idx || !val) die_at(file, line, "\"%s\" has no \"%s\"", field, idx ? "val" : "idx");
-    if (!cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > 4294967295.0 ||
-        dim->valuedouble != floor(dim->valuedouble))
+    if (dim && (!cJSON_IsNumber(dim) || dim->valuedouble < 1 || dim->valuedouble > 4294967295.0 ||
+                dim->valuedouble != floor(dim->valuedouble)))
         die_at(file, line, "\"%s.dim\" is not a positive integer", field);
     if (!cJSON_IsArray(idx) || !cJSON_IsArray(val))
         die_at(file, line, "\"%s.idx\" and \"%s.val\" must be arrays", field, field);
@@ -45,15 +44,16 @@ void sparse_from_record(const cJSON *rec, const char *field, sparse_vec *v, cons
     if (n != cJSON_GetArraySize(val))
         die_at(file, line, "\"%s.idx\" has %d entries but \"%s.val\" has %d", field, n, field, cJSON_GetArraySize(val));
     sparse_clear(v);
-    v->dim = (long)dim->valuedouble;
+    v->dim = dim ? (long)dim->valuedouble : 0;
+    double limit = dim ? (double)v->dim : 4294967295.0;
     double prev = -1;
     const cJSON *i = idx->child, *w = val->child;
     for (int k = 0; k < n; k++, i = i->next, w = w->next) {
         if (!cJSON_IsNumber(i) || i->valuedouble != floor(i->valuedouble))
             die_at(file, line, "\"%s.idx\"[%d] is not an integer", field, k);
         double d = i->valuedouble;
-        if (d < 0 || d >= (double)v->dim)
-            die_at(file, line, "\"%s.idx\"[%d] = %.0f is out of range [0, %ld)", field, k, d, v->dim);
+        if (d < 0 || d >= limit)
+            die_at(file, line, "\"%s.idx\"[%d] = %.0f is out of range [0, %.0f)", field, k, d, limit);
         if (d <= prev) die_at(file, line, "\"%s.idx\" is not strictly increasing at [%d]", field, k);
         if (!cJSON_IsNumber(w)) die_at(file, line, "\"%s.val\"[%d] is not a number", field, k);
         if (!isfinite(w->valuedouble)) die_at(file, line, "\"%s.val\"[%d] is not a finite number", field, k);
