@@ -177,7 +177,7 @@ void tfidf_apply_stream(const tfidf_model *m, tfidf_reader *r, FILE *out, int th
         run_job(&j, w, threads, 0, n);
         for (size_t k = 0; k < j.nchunks; k++) {
             chunk *c = &j.chunks[k];
-            fwrite(c->out.s, 1, c->out.len, out);
+            fwrite(sb_str(&c->out), 1, c->out.len, out); /* empty when its first line was bad */
             /* what the chunk left: one line at a time, errors and all */
             for (size_t i = c->stopped; i < c->to; i++) {
                 const char *text;
@@ -205,7 +205,7 @@ void tfidf_fit_write(const tfidf_fitter *f, const tfidf_model *m, const char *he
              .chunks = xcalloc(BATCH / CHUNK, sizeof(chunk))};
     for (size_t start = 0; start < n && !ferror(out); start += BATCH) {
         run_job(&j, w, threads, start, n - start < BATCH ? n - start : BATCH);
-        for (size_t k = 0; k < j.nchunks; k++) fwrite(j.chunks[k].out.s, 1, j.chunks[k].out.len, out);
+        for (size_t k = 0; k < j.nchunks; k++) fwrite(sb_str(&j.chunks[k].out), 1, j.chunks[k].out.len, out);
     }
     workers_free(w, threads, j.chunks);
 }
