@@ -1057,6 +1057,14 @@ tfidf_model *tfidf_load(const char *model_dir)
             }
         }
     }
+    /* idf = ln((1 + n) / (1 + df)) + 1 (smooth) or ln(n / df) + 1 with
+     * 1 <= df <= n documents: anything outside [1, 1 + ln(n + 1)] is damage,
+     * and a huge one would overflow the norm (a value of 0, silently) */
+    double idf_max = 1 + log((double)n_documents + 1);
+    for (size_t col = 0; m->idf && col < n_features; col++)
+        if (!(m->idf[col] >= 1 - 1e-12 && m->idf[col] <= idf_max * (1 + 1e-12)))
+            BAD("\"idf\"[%zu] = %g is outside [1, %g], what %zu documents can give (a damaged model?)", col,
+                m->idf[col], idf_max, n_documents);
     char *err;
     m->analyzer = tfidf_analyzer_new(&m->opts, &err);
     if (!m->analyzer) BAD("token_pattern: %s", err);

@@ -21,3 +21,10 @@ bench-logreg-convergence:
 	$(BUILD)/bin/logreg -q -m "$$d/m" --grid C=1 --cv 5 --seed 42 --folds-out "$$d/folds.jsonl" $(LOGREG_VECTORS) && \
 	python3 bench/logreg_convergence.py $(BUILD)/bin $(LOGREG_VECTORS) "$$d/folds.jsonl" -C 4 --penalty l1 \
 	    --class-weight negative:1.2,neutral:0.8,positive:1.2 --max-iter 2000 --seed 42
+
+# mutation fuzzing of tfidf, logreg and predict on damaged records and
+# model files (tests/fuzz/mutate_baseline.py): run it with SANITIZE=1 so
+# that sanitizer reports count; FUZZ_N runs (default 500), FUZZ_SEED
+.PHONY: fuzz-baseline
+fuzz-baseline: programs
+	python3 tests/fuzz/mutate_baseline.py $(BUILD)/bin $(SHARED) --runs $(or $(FUZZ_N),500) --seed $(or $(FUZZ_SEED),1)
