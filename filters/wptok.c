@@ -55,7 +55,9 @@ static const char usage_text[] =
     "  -t, --threads N      encode with N threads (default: 1); output order is\n"
     "                       input order\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
-    "  -q, --quiet          no summary on standard error\n"
+    "  --progress           a progress bar on standard error (the records read)\n"
+    "                       even when it is not a terminal\n"
+    "  -q, --quiet          no summary or progress bar on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "Other fields of a record are kept; earlier input_ids, token_type_ids,\n"
@@ -70,7 +72,8 @@ static const char usage_text[] =
 
 enum {
     OPT_LOWER = 256, OPT_NO_LOWER, OPT_STRIP, OPT_NO_STRIP, OPT_ALLOW_DUP, OPT_TEXT_FIELD, OPT_TEXT_B_FIELD,
-    OPT_MAX_LEN, OPT_TRUNCATION, OPT_PADDING, OPT_BATCH, OPT_NO_SPECIAL, OPT_TOKENS, OPT_DROP_TEXT
+    OPT_MAX_LEN, OPT_TRUNCATION, OPT_PADDING, OPT_BATCH, OPT_NO_SPECIAL, OPT_TOKENS, OPT_DROP_TEXT,
+    OPT_PROGRESS
 };
 
 /* records per batch when the batch size is only a unit of work */
@@ -82,7 +85,7 @@ typedef struct config {
     wp_opts enc;
     int truncation_given;
     long batch_size;
-    int threads, tokens, drop_text, quiet;
+    int threads, tokens, drop_text, quiet, progress;
 } config;
 
 /* One record of a batch. */
@@ -151,6 +154,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"threads", required_argument, 0, 't'},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, OPT_PROGRESS},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -186,6 +190,7 @@ static void parse_args(config *c, int argc, char **argv)
         case 't': c->threads = (int)parse_long_opt("--threads", optarg, 1, 256); break;
         case 'o': c->output = optarg; break;
         case 'q': c->quiet = 1; break;
+        case OPT_PROGRESS: c->progress = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -451,6 +456,8 @@ int main(int argc, char **argv)
     ndjson_reader r;
     ndjson_open(&r, c.input);
     r.nul_escape_ok = 1; /* reread_texts keeps what follows the NUL */
+    progress bar;
+    ndjson_progress(&r, &bar, c.quiet ? 0 : c.progress ? 1 : -1);
     outfile out;
     out_open(&out, c.output);
     size_t per_batch = c.enc.padding == WP_PAD_LONGEST ? (size_t)c.batch_size : WORK_BATCH;
@@ -483,6 +490,7 @@ int main(int argc, char **argv)
             release_item(it);
         }
     }
+    ndjson_progress_end(&r);
     ndjson_close(&r);
     out_commit(&out);
     if (!c.quiet)
