@@ -156,7 +156,7 @@ def main():
             problem = "no end within 60 s"
         else:
             err = r.stderr.decode(errors="replace")
-            lines = [line for line in err.splitlines() if line.strip()]
+            lines = [line for line in err.split("\n") if line.strip()]  # not splitlines: an id may hold \x1c
             if "Sanitizer" in err or "runtime error" in err:
                 problem = "a sanitizer report"
             elif r.returncode not in (0, 1, 2):
