@@ -7,6 +7,7 @@
 #include "csvread.h"
 #include "ndjson.h"
 #include "outfile.h"
+#include "progress.h"
 #include "strbuf.h"
 #include "strmap.h"
 #include "textclean.h"
@@ -62,7 +63,9 @@ static const char usage_text[] =
     "  --replace-invalid    replace invalid UTF-8 with U+FFFD (default: error)\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
     "  --stats FILE         also write the counts as JSON\n"
-    "  -q, --quiet          no summary on standard error\n"
+    "  --progress           a progress bar on standard error (reading each file)\n"
+    "                       even when it is not a terminal\n"
+    "  -q, --quiet          no summary or progress bar on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "The summary on standard error gives rows read, rows dropped by each step\n"
@@ -75,7 +78,7 @@ static const char usage_text[] =
 enum {
     OPT_ID = 256, OPT_TEXT, OPT_JOIN, OPT_TEXT_B, OPT_LABEL, OPT_NO_LABEL, OPT_RENAME,
     OPT_DROP_MISSING, OPT_MAX_REPEAT, OPT_NO_MAX_REPEAT, OPT_STOPWORDS, OPT_NO_STOPWORDS,
-    OPT_STEM, OPT_NO_STEM, OPT_LIGHT, OPT_PRESET, OPT_MIN_CLASS, OPT_REPLACE, OPT_STATS,
+    OPT_STEM, OPT_NO_STEM, OPT_LIGHT, OPT_PRESET, OPT_MIN_CLASS, OPT_REPLACE, OPT_STATS, OPT_PROGRESS,
     /* boolean steps: OPT_FLAG + index to set, OPT_NOFLAG + index to clear */
     OPT_FLAG = 512, OPT_NOFLAG = 640
 };
@@ -93,7 +96,7 @@ typedef struct config {
     const char *id_col, *text_b_col, *label_col, *join, *light_field;
     const char **text_cols;
     size_t n_text_cols;
-    int no_label, drop_missing_label, replace_invalid, quiet;
+    int no_label, drop_missing_label, replace_invalid, quiet, progress;
     int flag[N_FLAGS];
     int max_repeat;
     char *stopwords_arg, *stem_arg;
@@ -154,6 +157,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"output", required_argument, 0, 'o'},
         {"stats", required_argument, 0, OPT_STATS},
         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, OPT_PROGRESS},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
     };
@@ -205,6 +209,7 @@ static void parse_args(config *c, int argc, char **argv)
         case 'o': c->output = optarg; break;
         case OPT_STATS: c->stats_path = optarg; break;
         case 'q': c->quiet = 1; break;
+        case OPT_PROGRESS: c->progress = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -415,7 +420,14 @@ static void read_file(cleaner *cl, const char *path, FILE *out)
     file_columns fc = {0};
     resolve_columns(c, &header, name, &fc);
     size_t before = cl->n.read;
-    while (csv_next(r, &row)) clean_row(cl, &row, &fc, name, out);
+    progress bar;
+    progress_start_reading(&bar, c->quiet ? 0 : c->progress ? 1 : -1, csv_file(r), "rows");
+    while (csv_next(r, &row)) {
+        clean_row(cl, &row, &fc, name, out);
+        if (((cl->n.read - before) & 63) == 0) progress_reading(&bar, csv_file(r), (long)(cl->n.read - before));
+    }
+    progress_reading(&bar, csv_file(r), (long)(cl->n.read - before));
+    progress_end(&bar);
     if (cl->n.read == before) die_at(name, header.line, "no data rows after the header");
     strmap_put(&cl->n.file_rows, name, strlen(name), 0, NULL)->value += cl->n.read - before;
     cl->n.replaced_bytes += csv_replaced(r);

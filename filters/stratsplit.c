@@ -60,7 +60,9 @@ static const char usage_text[] =
     "  -o, --output FILE    without -d: all records, each tagged with \"split\",\n"
     "                       to FILE instead of standard output\n"
     "  --stats FILE         also write the per-split class counts as JSON\n"
-    "  -q, --quiet          no summary table on standard error\n"
+    "  --progress           a progress bar on standard error (reading the\n"
+    "                       records) even when it is not a terminal\n"
+    "  -q, --quiet          no summary table or progress bar on standard error\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "Records keep input order in every output (a row's oversampled copies follow\n"
@@ -76,7 +78,7 @@ static const char usage_text[] =
 
 enum {
     OPT_ID_FIELD = 256, OPT_LABEL_FIELD, OPT_IDS_OUT, OPT_IDS_IN, OPT_ALLOW_EMPTY, OPT_TRAIN,
-    OPT_SUBSAMPLE, OPT_RESAMPLE, OPT_TOTAL, OPT_OVERSAMPLE, OPT_UNDERSAMPLE, OPT_STATS
+    OPT_SUBSAMPLE, OPT_RESAMPLE, OPT_TOTAL, OPT_OVERSAMPLE, OPT_UNDERSAMPLE, OPT_STATS, OPT_PROGRESS
 };
 
 /* PRNG streams of the one seed, one per decision (lib/prng) */
@@ -92,7 +94,7 @@ typedef struct config {
     char **names;
     char *names_list; /* "train,val,test", for messages */
     uint64_t seed;
-    int allow_empty_class, quiet;
+    int allow_empty_class, quiet, progress;
     double subsample; /* < 0: none */
     enum balance balance;
     char *resample_label;
@@ -181,6 +183,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"output", required_argument, 0, 'o'},
         {"stats", required_argument, 0, OPT_STATS},
         {"quiet", no_argument, 0, 'q'},
+        {"progress", no_argument, 0, OPT_PROGRESS},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
@@ -220,6 +223,7 @@ static void parse_args(config *c, int argc, char **argv)
         case 'o': c->output = optarg; break;
         case OPT_STATS: c->stats_path = optarg; break;
         case 'q': c->quiet = 1; break;
+        case OPT_PROGRESS: c->progress = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -309,6 +313,8 @@ static void read_records(dataset *d, const config *c)
 {
     ndjson_reader r;
     ndjson_open(&r, c->input);
+    progress bar;
+    ndjson_progress(&r, &bar, c->quiet ? 0 : c->progress ? 1 : -1);
     memset(d, 0, sizeof *d);
     d->name = r.name;
     strmap *labels = &d->label_rank;
@@ -346,6 +352,7 @@ static void read_records(dataset *d, const config *c)
         w->has_split = cJSON_GetObjectItemCaseSensitive(rec, "split") != NULL;
         cJSON_Delete(rec);
     }
+    ndjson_progress_end(&r);
     ndjson_close(&r);
     strmap_free(labels);
     if (d->n == 0) die_at(d->name, 0, "no records");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 const char *prog_name = "pipeclf";
+int stderr_mid_line;
 
 #define MAX_CLEANUPS 8
 static void (*cleanups[MAX_CLEANUPS])(void);
@@ -55,6 +56,8 @@ void prog_init(const char *name)
 static void vmessage(const char *file, long line, const char *fmt, va_list ap)
 {
     fflush(stdout);
+    if (stderr_mid_line) fputc('\n', stderr);
+    stderr_mid_line = 0;
     if (file && line > 0) fprintf(stderr, "%s: %s:%ld: ", prog_name, file, line);
     else if (file) fprintf(stderr, "%s: %s: ", prog_name, file);
     else fprintf(stderr, "%s: ", prog_name);

@@ -23,6 +23,9 @@
 #endif
 
 extern const char *prog_name;
+/* Set by lib/progress while a bar is on standard error's current line:
+ * messages (die, warn) end that line first instead of joining it. */
+extern int stderr_mid_line;
 
 /* Sets the program name, restores default SIGPIPE (a broken pipe ends the
  * program quietly) and installs handlers that remove pending atomic outputs

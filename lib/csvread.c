@@ -173,6 +173,7 @@ int csv_next(csv_reader *r, csv_row *row)
 }
 
 const char *csv_name(const csv_reader *r) { return r->name; }
+FILE *csv_file(const csv_reader *r) { return r->f; }
 size_t csv_replaced(const csv_reader *r) { return r->replaced; }
 
 void csv_close(csv_reader *r)

@@ -28,6 +28,8 @@ csv_reader *csv_open(const char *path, int flags);
  * at end of input. Dies on malformed input. */
 int csv_next(csv_reader *r, csv_row *row);
 const char *csv_name(const csv_reader *r);
+/* The stream read (for a progress bar's position). */
+FILE *csv_file(const csv_reader *r);
 /* Number of invalid bytes replaced so far (CSV_REPLACE_INVALID). */
 size_t csv_replaced(const csv_reader *r);
 void csv_close(csv_reader *r);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 
 void ndjson_open(ndjson_reader *r, const char *path)
@@ -70,18 +69,13 @@ cJSON *ndjson_next(ndjson_reader *r)
 
 void ndjson_progress(ndjson_reader *r, progress *p, int mode)
 {
-    struct stat st;
-    r->progress_bytes = fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode);
-    if (r->progress_bytes) progress_start_unit(p, mode, (long)st.st_size, 0, "MB", 1e6);
-    else progress_start_unit(p, mode, 0, 0, "records", 1);
+    progress_start_reading(p, mode, r->f, "records");
     r->progress = p->on ? p : NULL; /* nothing to count for a bar not shown */
 }
 
 void ndjson_progress_tick(ndjson_reader *r)
 {
-    if (!r->progress) return;
-    long at = r->progress_bytes ? (long)ftello(r->f) : r->line;
-    progress_update(r->progress, at < 0 ? 0 : at, NULL);
+    if (r->progress) progress_reading(r->progress, r->f, r->line);
 }
 
 void ndjson_progress_end(ndjson_reader *r)

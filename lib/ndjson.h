@@ -24,7 +24,6 @@ typedef struct ndjson_reader {
      * strings itself (wptok) sets this. */
     int nul_escape_ok;
     progress *progress; /* reading progress, or NULL (ndjson_progress) */
-    int progress_bytes; /* counting the bytes of a regular file, else records */
 } ndjson_reader;
 
 /* path "-" or NULL = stdin */

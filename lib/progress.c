@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,22 @@ void progress_start_unit(progress *p, int mode, long total, long done, const cha
     p->last_draw = -1;
     p->unit = unit;
     p->scale = scale > 0 ? scale : 1;
+}
+
+void progress_start_reading(progress *p, int mode, FILE *f, const char *what)
+{
+    struct stat st;
+    int bytes = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (bytes) progress_start_unit(p, mode, (long)st.st_size, 0, "MB", 1e6);
+    else progress_start_unit(p, mode, 0, 0, what, 1);
+    p->bytes = bytes;
+}
+
+void progress_reading(progress *p, FILE *f, long count)
+{
+    if (!p->on) return;
+    long at = p->bytes ? (long)ftello(f) : count;
+    progress_update(p, at < 0 ? 0 : at, NULL);
 }
 
 void progress_start(progress *p, int mode, long total, long done)
@@ -64,6 +81,7 @@ static void draw(progress *p, double now)
         fflush(stderr);
         p->drawn = 1;
         p->last_draw = now;
+        stderr_mid_line = 1;
         return;
     }
     int fill = (int)((double)p->done * BAR_WIDTH / (double)p->total);
@@ -88,6 +106,7 @@ static void draw(progress *p, double now)
     fflush(stderr);
     p->drawn = 1;
     p->last_draw = now;
+    stderr_mid_line = 1;
 }
 
 void progress_update(progress *p, long done, const char *text)
@@ -102,6 +121,7 @@ void progress_update(progress *p, long done, const char *text)
 void progress_note(progress *p, const char *fmt, ...)
 {
     if (p->on && p->drawn) fputs("\r\033[K", stderr);
+    stderr_mid_line = 0;
     fprintf(stderr, "%s: ", prog_name);
     va_list ap;
     va_start(ap, fmt);
@@ -119,4 +139,5 @@ void progress_end(progress *p)
     fputc('\n', stderr);
     fflush(stderr);
     p->drawn = 0;
+    stderr_mid_line = 0;
 }

@@ -11,6 +11,8 @@
 
 #include "common.h"
 
+#include <stdio.h>
+
 typedef struct progress {
     int on;
     long total, first;     /* first: done at start (a resumed run) */
@@ -19,6 +21,7 @@ typedef struct progress {
     int drawn;             /* a bar is on the line */
     const char *unit;      /* what is counted: "step", "fit", "MB", ... */
     double scale;          /* done and total are shown divided by this */
+    int bytes;             /* progress_start_reading: counting a file's bytes */
     char text[96];
 } progress;
 
@@ -28,6 +31,11 @@ void progress_start(progress *p, int mode, long total, long done);
  * 1e6); total <= 0 when unknown: no bar and no time left, only the count,
  * the rate and the time spent. */
 void progress_start_unit(progress *p, int mode, long total, long done, const char *unit, double scale);
+/* A bar over reading f: its bytes (shown in MB) when f is a regular file,
+ * else a count of what (e.g. "records"), no total known. progress_reading
+ * then records the position in f, or count items for a pipe. */
+void progress_start_reading(progress *p, int mode, FILE *f, const char *what);
+void progress_reading(progress *p, FILE *f, long count);
 /* Records done and the caller text (may be NULL); redraws when due or at
  * the end. */
 void progress_update(progress *p, long done, const char *text);
