@@ -9,7 +9,7 @@ golden-logreg:
 	python3 tests/ref/logreg_ref.py $(BUILD)/bin $(SHARED)
 
 bench-logreg:
-	python3 bench/logreg.py $(BUILD)/bin $(SHARED) --jobs 2
+	python3 bench/logreg.py $(BUILD)/bin $(SHARED) --jobs 2 --reps 3
 
 # Not in `make bench` (a few minutes): the study's slowest grid candidate,
 # fold by fold, on the folds `logreg --cv 5 --seed 42` draws, scikit-learn's
