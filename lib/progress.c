@@ -67,6 +67,15 @@ static void count_text(const progress *p, char *buf, size_t n, double v)
     else snprintf(buf, n, "%.1f", v / p->scale);
 }
 
+/* a line was drawn: it stays open (no newline) until the next draw */
+static void drawn(progress *p, double now)
+{
+    fflush(stderr);
+    p->drawn = 1;
+    p->last_draw = now;
+    stderr_mid_line = 1;
+}
+
 static void draw(progress *p, double now)
 {
     if (p->total <= 0) {
@@ -78,10 +87,7 @@ static void draw(progress *p, double now)
         clock_text(spent, sizeof spent, elapsed);
         fprintf(stderr, "\r%s %s %s, %s %s/s, %s%s%s\033[K", prog_name, done, p->unit, per_s, p->unit, spent,
                 p->text[0] ? " | " : "", p->text);
-        fflush(stderr);
-        p->drawn = 1;
-        p->last_draw = now;
-        stderr_mid_line = 1;
+        drawn(p, now);
         return;
     }
     int fill = (int)((double)p->done * BAR_WIDTH / (double)p->total);
@@ -103,10 +109,7 @@ static void draw(progress *p, double now)
     fprintf(stderr, "\r%s [%s] %s/%s%s%s %3d%% %s %s/s %s ETA %s%s%s\033[K", prog_name, bar, done, total,
             p->scale == 1 ? "" : " ", p->scale == 1 ? "" : p->unit, (int)(100.0 * (double)p->done / (double)p->total),
             per_s, p->unit, spent, left, p->text[0] ? " | " : "", p->text);
-    fflush(stderr);
-    p->drawn = 1;
-    p->last_draw = now;
-    stderr_mid_line = 1;
+    drawn(p, now);
 }
 
 void progress_update(progress *p, long done, const char *text)
