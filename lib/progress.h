@@ -2,10 +2,11 @@
  * training, a grid search's fits, reading a large input): a bar,
  * done/total in its unit, the rate per second, the time left and a short
  * caller text (loss, learning rate), redrawn in place with '\r' at most ten
- * times a second; with no total known, the count, rate and time spent. It is drawn only when enabled, which programs
- * decide from isatty(2) unless told (--progress / --quiet), so logs and
- * pipes never get carriage returns. Messages printed through
- * progress_note() clear the bar first and redraw it after. Timing goes to
+ * times a second; with no total known, the count, rate and time spent.
+ * It is drawn only when enabled, which programs decide from isatty(2)
+ * unless told (--progress / --quiet), so logs and pipes never get carriage
+ * returns. Messages printed through progress_note() clear the bar first
+ * and redraw it after; die() and warn() start a new line. Timing goes to
  * the screen only: nothing here affects a program's results. */
 #ifndef PIPECLF_PROGRESS_H
 #define PIPECLF_PROGRESS_H
