@@ -12,6 +12,7 @@
 #include "ndjson.h"
 #include "numfmt.h"
 #include "outfile.h"
+#include "progress.h"
 #include "strbuf.h"
 #include "tokdata.h"
 #include "trainloop.h"
@@ -415,7 +416,7 @@ int main(int argc, char **argv)
         die_usage("the training records and --val cannot both come from standard input");
     o.seed = (uint64_t)seed;
     o.quiet = quiet;
-    o.progress = quiet ? 0 : progress_flag ? 1 : -1;
+    o.progress = progress_mode(quiet, progress_flag);
     if (threads > 0) openblas_set_num_threads((int)threads);
 
     /* the config first: records are checked against it */

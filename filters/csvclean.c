@@ -421,7 +421,7 @@ static void read_file(cleaner *cl, const char *path, FILE *out)
     resolve_columns(c, &header, name, &fc);
     size_t before = cl->n.read;
     progress bar;
-    progress_start_reading(&bar, c->quiet ? 0 : c->progress ? 1 : -1, csv_file(r), "rows");
+    progress_start_reading(&bar, progress_mode(c->quiet, c->progress), csv_file(r), "rows");
     while (csv_next(r, &row)) {
         clean_row(cl, &row, &fc, name, out);
         if (((cl->n.read - before) & 63) == 0) progress_reading(&bar, csv_file(r), (long)(cl->n.read - before));

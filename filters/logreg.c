@@ -10,6 +10,7 @@
 #include "gridsearch.h"
 #include "linsolve.h"
 #include "logreg.h"
+#include "progress.h"
 #include "strbuf.h"
 
 #include <errno.h>
@@ -275,7 +276,7 @@ int main(int argc, char **argv)
         gs_check_folds(&d, fold_of, k);
         if (c.folds_out) gs_write_folds(c.folds_out, &d, fold_of, c.id_field);
         gs_result r;
-        gs_opts go = {c.jobs, c.exact, c.quiet ? 0 : c.progress ? 1 : -1};
+        gs_opts go = {c.jobs, c.exact, progress_mode(c.quiet, c.progress)};
         gs_run(&d, &grid, fold_of, k, c.scoring, &go, &r);
         if (c.cv_out) gs_write_table(c.cv_out, &grid, &r, c.scoring, c.cv_times);
         if (r.nhit)

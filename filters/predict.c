@@ -242,7 +242,7 @@ int main(int argc, char **argv)
     ndjson_reader in;
     ndjson_open(&in, c.input);
     progress bar;
-    ndjson_progress(&in, &bar, c.quiet ? 0 : c.progress ? 1 : -1);
+    ndjson_progress(&in, &bar, progress_mode(c.quiet, c.progress));
     outfile out;
     out_open(&out, c.output);
     size_t n = baseline ? predict_baseline(&c, &in, out.f) : predict_bert(&c, &in, out.f);

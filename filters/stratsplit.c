@@ -314,7 +314,7 @@ static void read_records(dataset *d, const config *c)
     ndjson_reader r;
     ndjson_open(&r, c->input);
     progress bar;
-    ndjson_progress(&r, &bar, c->quiet ? 0 : c->progress ? 1 : -1);
+    ndjson_progress(&r, &bar, progress_mode(c->quiet, c->progress));
     memset(d, 0, sizeof *d);
     d->name = r.name;
     strmap *labels = &d->label_rank;

@@ -252,9 +252,6 @@ static void print_summary(const tfidf_fit_stats *st)
                 prog_name, st->tied_at_cut);
 }
 
-/* progress_start's mode: --quiet wins over --progress; else a terminal's */
-static int progress_mode(const config *c) { return c->quiet ? 0 : c->progress ? 1 : -1; }
-
 static int fit(config *c)
 {
     char *err;
@@ -264,7 +261,7 @@ static int fit(config *c)
     tfidf_reader r;
     tfidf_reader_open(&r, c->input, c->field, c->drop_text);
     progress bar;
-    ndjson_progress(&r.in, &bar, progress_mode(c));
+    ndjson_progress(&r.in, &bar, progress_mode(c->quiet, c->progress));
     const char *text;
     size_t len;
     while (tfidf_reader_next(&r, &text, &len, &h.text)) {
@@ -323,7 +320,7 @@ static int apply(config *c)
     tfidf_reader r;
     tfidf_reader_open(&r, c->input, c->field, c->drop_text);
     progress bar;
-    ndjson_progress(&r.in, &bar, progress_mode(c));
+    ndjson_progress(&r.in, &bar, progress_mode(c->quiet, c->progress));
     outfile out;
     out_open(&out, c->output);
     tfidf_apply_stream(m, &r, out.f, c->threads);

@@ -457,7 +457,7 @@ int main(int argc, char **argv)
     ndjson_open(&r, c.input);
     r.nul_escape_ok = 1; /* reread_texts keeps what follows the NUL */
     progress bar;
-    ndjson_progress(&r, &bar, c.quiet ? 0 : c.progress ? 1 : -1);
+    ndjson_progress(&r, &bar, progress_mode(c.quiet, c.progress));
     outfile out;
     out_open(&out, c.output);
     size_t per_batch = c.enc.padding == WP_PAD_LONGEST ? (size_t)c.batch_size : WORK_BATCH;

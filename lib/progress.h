@@ -27,6 +27,10 @@ typedef struct progress {
     char text[96];
 } progress;
 
+/* The mode of a program's --quiet and --progress: quiet wins; --progress
+ * draws even off a terminal; else a terminal decides. */
+static inline int progress_mode(int quiet, int forced) { return quiet ? 0 : forced ? 1 : -1; }
+
 /* mode: 1 on, 0 off, -1 when standard error is a terminal. Counts steps. */
 void progress_start(progress *p, int mode, long total, long done);
 /* The same counting unit (shown divided by scale: bytes as "MB" with
