@@ -228,10 +228,9 @@ static void parse_args(config *c, int argc, char **argv)
 static void reread_texts(const config *c, const ndjson_reader *r, item *it)
 {
     char *copy = xstrdup(r->buf);
-    for (char *p = copy; (p = strstr(p, "\\u0000"));) {
-        size_t backslashes = 0;
-        while (p - backslashes > copy && p[-(long)backslashes - 1] == '\\') backslashes++;
-        if (backslashes % 2 == 0) p[5] = '1'; /* not itself an escaped backslash */
+    size_t n = strlen(copy);
+    for (char *p = copy; (p = (char *)json_nul_escape(p, n - (size_t)(p - copy)));) {
+        p[5] = '1';
         p += 6;
     }
     cJSON *rec = cJSON_Parse(copy);
@@ -287,7 +286,7 @@ static void read_item(const config *c, ndjson_reader *r, cJSON *rec, item *it)
         it->text_b = b->valuestring;
         it->nb = strlen(b->valuestring);
     }
-    if (strstr(r->buf, "\\u0000")) reread_texts(c, r, it);
+    if (json_has_nul_escape(r->buf, strlen(r->buf))) reread_texts(c, r, it);
     record_prefix(c, r, it);
 }
 

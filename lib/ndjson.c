@@ -15,15 +15,15 @@ void ndjson_open(ndjson_reader *r, const char *path)
     r->name = input_name(path);
 }
 
-int json_has_nul_escape(const char *s, size_t n)
+const char *json_nul_escape(const char *s, size_t n)
 {
     const char *end = s + n;
     for (const char *p = s; (p = memchr(p, '\\', (size_t)(end - p)));) {
-        if (p + 1 == end) return 0;
-        if (p[1] == 'u' && end - p >= 6 && !memcmp(p + 2, "0000", 4)) return 1;
+        if (p + 1 == end) return NULL;
+        if (p[1] == 'u' && end - p >= 6 && !memcmp(p + 2, "0000", 4)) return p;
         p += 2; /* the escaped character, a backslash included, is not the start of another escape */
     }
-    return 0;
+    return NULL;
 }
 
 cJSON *ndjson_next(ndjson_reader *r)

@@ -40,8 +40,11 @@ void ndjson_progress(ndjson_reader *r, progress *p, int mode);
 void ndjson_progress_tick(ndjson_reader *r);
 void ndjson_progress_end(ndjson_reader *r);
 
-/* Whether the JSON text s[0..n) has the escape \u0000 (not the text "\\u0000"). */
-int json_has_nul_escape(const char *s, size_t n);
+/* The first escape \u0000 in the JSON text s[0..n) (not the text
+ * "\\u0000": an escaped backslash before it), or NULL. */
+const char *json_nul_escape(const char *s, size_t n);
+/* Whether s[0..n) has one. */
+static inline int json_has_nul_escape(const char *s, size_t n) { return json_nul_escape(s, n) != NULL; }
 
 /* Writes rec compactly on one line. */
 void ndjson_write(FILE *f, const cJSON *rec);
