@@ -871,18 +871,24 @@ logreg_model *logreg_load(const char *model_dir)
 
 /* ------------------------------------------------------------ prediction */
 
+/* x's dim is the model's, or x gave none and its indices are within it */
+static int fits_model(const logreg_model *m, const sparse_vec *x)
+{
+    return x->dim ? x->dim == m->dim : !x->n || (long)x->idx[x->n - 1] < m->dim;
+}
+
 void logreg_check_vector(const logreg_model *m, const sparse_vec *x, const char *file, long line)
 {
-    if (x->dim && x->dim != m->dim)
+    if (fits_model(m, x)) return;
+    if (x->dim)
         die_at(file, line, "vector dimension %ld differs from the model's %ld (a vector from another tfidf model?)",
                x->dim, m->dim);
-    if (!x->dim && x->n && (long)x->idx[x->n - 1] >= m->dim)
-        die_at(file, line, "vector index %u is out of range [0, %ld) of the model's dim", x->idx[x->n - 1], m->dim);
+    die_at(file, line, "vector index %u is out of range [0, %ld) of the model's dim", x->idx[x->n - 1], m->dim);
 }
 
 void logreg_decision(const logreg_model *m, const sparse_vec *x, double *out)
 {
-    if (x->dim ? x->dim != m->dim : x->n && (long)x->idx[x->n - 1] >= m->dim)
+    if (!fits_model(m, x))
         die("vector dimension %ld differs from the model's %ld", x->dim, m->dim);
     for (size_t v = 0; v < m->nvec; v++) {
         const double *w = m->coef + v * (size_t)m->dim;
