@@ -140,6 +140,8 @@ typedef struct linsolve_ctl {
     const double *w0;   /* in: warm start, or NULL for w = 0 */
     int stop_stalled;   /* in */
     int fast;           /* in: fast arithmetic (L1: linsolve_cdl1.c, cyclic coordinate order; L2: linsolve_l2r_lr_fast) */
+    const double *cx_pos, *cx_neg; /* in (fast mode), or NULL: per column j, sum C_i x_ij over the rows
+                                      with y_i = +1 and over those with y_i = -1 (linsolve_cost_col_sums) */
     int stalled;        /* out: 1 when the stall rule ended the solve */
     size_t nsnap;       /* in: snapshots to take */
     linsolve_snap *snap;
@@ -155,6 +157,14 @@ typedef struct linsolve_ctl {
  * taking a core from the grid search's own threads. For programs that call
  * BLAS only through lib/linsolve. */
 void linsolve_blas_single_thread(void);
+
+/* Per column j of cols, pos[j] = sum C_i x_ij over the rows with y_i = +1
+ * and neg[j] over those with y_i = -1: what the fast solvers need of w = 0
+ * (the L1 solver's sum over the negative rows, both solvers' gradient
+ * there). A caller fitting many problems on the same rows can form them
+ * from per-class column sums instead, once, and pass them in linsolve_ctl;
+ * otherwise the solver calls this, a pass over every entry. */
+void linsolve_cost_col_sums(const linsolve_problem *p, const linsolve_cols *cols, double *pos, double *neg);
 
 /* Each solver writes the n weights and returns the number of iterations
  * taken (a value >= max_iter means it stopped there rather than

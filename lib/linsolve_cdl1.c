@@ -109,6 +109,20 @@ size_t linsolve_cols_merge_duplicates(linsolve_cols *c, size_t ncols, size_t *re
     return merged;
 }
 
+void linsolve_cost_col_sums(const linsolve_problem *p, const linsolve_cols *cols, double *pos, double *neg)
+{
+    for (size_t j = 0; j < cols->n; j++) {
+        double sp = 0, sn = 0;
+        for (size_t k = cols->colptr[j]; k < cols->colptr[j + 1]; k++) {
+            double cx = p->C[cols->row[k]] * cols->val[k];
+            if (p->y[cols->row[k]] > 0) sp += cx;
+            else sn += cx;
+        }
+        pos[j] = sp;
+        neg[j] = sn;
+    }
+}
+
 void linsolve_cols_free(linsolve_cols *c)
 {
     free(c->colptr);
@@ -217,23 +231,24 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
     w_norm = 0;
     /* fast mode: Gnorm1 at w = 0 (the stopping rule's reference) from the
      * same pass, and no scatter for the columns whose weight is 0 */
-    double gnorm1_zero = 0;
+    double gnorm1_zero = 0, *own_cx = NULL;
+    const double *cx_pos = ctl ? ctl->cx_pos : NULL, *cx_neg = ctl ? ctl->cx_neg : NULL;
+    if (fast && !cx_pos) {
+        own_cx = xmalloc((size_t)w_size * 2 * sizeof *own_cx);
+        linsolve_cost_col_sums(p, cols, own_cx, own_cx + w_size);
+        cx_pos = own_cx;
+        cx_neg = own_cx + w_size;
+    }
     for (int j = 0; j < w_size; j++) {
         w_norm += fabs(w[j]);
         wpd[j] = w[j];
         index[j] = j;
         xjneg_sum[j] = 0;
         if (fast) {
-            double neg = 0, all = 0;
-            for (size_t k = cp[j]; k < cp[j + 1]; k++) {
-                double cv = C[crow[k]] * cval[k];
-                all += cv;
-                neg += y[crow[k]] < 0 ? cv : 0;
-            }
             if (w[j] != 0)
                 for (size_t k = cp[j]; k < cp[j + 1]; k++) exp_wTx[crow[k]] += w[j] * cval[k];
-            xjneg_sum[j] = neg;
-            double G0 = -0.5 * all + neg; /* at w = 0 every tau_i is C_i / 2 */
+            xjneg_sum[j] = cx_neg[j];
+            double G0 = 0.5 * (cx_neg[j] - cx_pos[j]); /* at w = 0 every tau_i is C_i / 2 */
             if (G0 + 1 < 0) gnorm1_zero += -(G0 + 1);
             else if (G0 - 1 > 0) gnorm1_zero += G0 - 1;
             continue;
@@ -245,6 +260,7 @@ static inline __attribute__((always_inline)) int l1r_lr(const linsolve_problem *
             if (y[ind] == -1) xjneg_sum[j] += C[ind] * val;
         }
     }
+    free(own_cx);
     if (fast) vmd_exp(exp_wTx, exp_wTx, (size_t)l);
     for (int j = 0; j < l; j++) {
         if (!fast) exp_wTx[j] = exp(exp_wTx[j]);

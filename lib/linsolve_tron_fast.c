@@ -238,12 +238,17 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
     double *rows = zv + n, *z = rows + 7 * l, *z_new = z + l; /* X w, X w_new */
     fast_fun f = {p, cols, rows, rows + l, rows + 2 * l, rows + 3 * l, rows + 4 * l, rows + 5 * l, rows + 6 * l};
 
-    /* the stopping rule's reference |g(0)|: g(0) = X' (C_i y_i (1/2 - 1)) */
-    for (size_t i = 0; i < l; i++) f.gz[i] = -0.5 * p->C[i] * p->y[i];
+    /* the stopping rule's reference |g(0)|: g(0) = X' (C_i y_i (1/2 - 1)),
+     * from the per-column cost sums (s and r are free until the first CG) */
+    const double *cx_pos = ctl ? ctl->cx_pos : NULL, *cx_neg = ctl ? ctl->cx_neg : NULL;
+    if (!cx_pos) {
+        linsolve_cost_col_sums(p, cols, s, r);
+        cx_pos = s;
+        cx_neg = r;
+    }
     double gnorm0 = 0;
-    for (size_t j = 0; j < p->n; j++) {
-        double gj = 0;
-        for (size_t k = cols->colptr[j]; k < cols->colptr[j + 1]; k++) gj += cols->val[k] * f.gz[cols->row[k]];
+    for (int j = 0; j < n; j++) {
+        double gj = 0.5 * (cx_neg[j] - cx_pos[j]);
         gnorm0 += gj * gj;
     }
     gnorm0 = sqrt(gnorm0);

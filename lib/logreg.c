@@ -280,6 +280,8 @@ struct lr_layout {
     linsolve_problem prob;
     linsolve_cols cols;
     size_t *rep;   /* fast L1: the column each feature was merged into, or NULL */
+    double *xsum;  /* fast: K x n, per class the sum of each column over its rows, from
+                      which each fit's linsolve_ctl cost sums are made without a pass over X */
     size_t *rowptr;
     uint32_t *idx;
     double *val;
@@ -374,6 +376,17 @@ lr_layout *logreg_layout_new(const lr_data *d, const size_t *rows, size_t nrows,
             linsolve_cols_merge_duplicates(&s->cols, dim, s->rep);
         }
     }
+    if (fast) {
+        /* the rows are grouped by class, and increase within a column */
+        s->xsum = xcalloc(K * n, sizeof *s->xsum);
+        for (size_t j = 0; j < n; j++) {
+            size_t c = 0;
+            for (size_t k = s->cols.colptr[j]; k < s->cols.colptr[j + 1]; k++) {
+                while (s->cols.row[k] >= s->start[c + 1]) c++;
+                s->xsum[c * n + j] += s->cols.val[k];
+            }
+        }
+    }
     return s;
 }
 
@@ -383,6 +396,7 @@ void logreg_layout_free(lr_layout *s)
     linsolve_cols_free(&s->cols);
     free(s->counts);
     free(s->rep);
+    free(s->xsum);
     free(s->start);
     free(s->rowptr);
     free(s->idx);
@@ -391,10 +405,10 @@ void logreg_layout_free(lr_layout *s)
 }
 
 /* Solves subproblem v of m (its options and class weights) into w, with
- * the labels and costs in y and C (room for the rows); returns the
- * iterations. */
-static int solve(const lr_layout *s, const logreg_model *m, size_t v, double *y, double *C, linsolve_rng *rng,
-                 linsolve_ctl *ctl, double *w)
+ * the labels and costs in y and C (room for the rows) and, in fast mode,
+ * the per-column cost sums in cx (room for 2 n); returns the iterations. */
+static int solve(const lr_layout *s, const logreg_model *m, size_t v, double *y, double *C, double *cx,
+                 linsolve_rng *rng, linsolve_ctl *ctl, double *w)
 {
     const lr_params *p = &m->params;
     size_t K = s->K, pos = K == 2 ? 1 : v;
@@ -408,6 +422,18 @@ static int solve(const lr_layout *s, const logreg_model *m, size_t v, double *y,
     linsolve_problem prob = s->prob;
     prob.y = y;
     prob.C = C;
+    if (ctl && ctl->fast) {
+        size_t n = prob.n;
+        for (size_t j = 0; j < n; j++) {
+            double neg = 0;
+            for (size_t c = 0; c < K; c++)
+                if (c != pos) neg += s->xsum[c * n + j];
+            cx[j] = Cp * s->xsum[pos * n + j];
+            cx[n + j] = Cn * neg;
+        }
+        ctl->cx_pos = cx;
+        ctl->cx_neg = cx + n;
+    }
     double tol = linsolve_primal_tol(&prob, p->tol);
     int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
     if (p->penalty == LR_L1) return linsolve_l1r_lr(&prob, &s->cols, tol, max_iter, rng, ctl, w);
@@ -479,6 +505,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     size_t n = s->prob.n;
     double *w = xmalloc(n * sizeof *w), *w0 = warm ? xmalloc(n * sizeof *w0) : NULL;
     double *y = xmalloc(2 * s->nrows * sizeof *y), *C = y + s->nrows;
+    double *cx = fast ? xmalloc(2 * n * sizeof *cx) : NULL;
     /* one random stream per max_iter, seeded once per model: the classes
      * draw from it in turn (L1) */
     linsolve_rng *rng = xmalloc(nmax * sizeof *rng);
@@ -517,7 +544,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
                 snap_of[ns++] = i;
             }
         linsolve_ctl ctl = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast, .nsnap = ns, .snap = snap};
-        int it = solve(s, m, v, y, C, &rng[0], &ctl, w);
+        int it = solve(s, m, v, y, C, cx, &rng[0], &ctl, w);
         check_solved(d, m, it, w, n);
         store(m, v, w, it, ctl.stalled);
         for (size_t k = 0; k < ns; k++) {
@@ -534,7 +561,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
         for (size_t i = 1; i < nmax; i++)
             if (alone[i]) {
                 linsolve_ctl own = {.w0 = w0, .stop_stalled = stop_stalled, .fast = fast};
-                int own_it = solve(s, out[i], v, y, C, &rng[i], &own, w);
+                int own_it = solve(s, out[i], v, y, C, cx, &rng[i], &own, w);
                 check_solved(d, out[i], own_it, w, n);
                 store(out[i], v, w, own_it, own.stalled);
             }
@@ -549,6 +576,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     free(w);
     free(w0);
     free(y);
+    free(cx);
     logreg_layout_free(own_layout);
 }
 

@@ -164,6 +164,41 @@ static void test_merge_duplicate_columns(void)
     linsolve_cols_free(&c);
 }
 
+/* linsolve_cost_col_sums on a 4 x 6 matrix (values exact in binary), and
+ * the fast solvers' two ways to their w = 0 sums: passed in linsolve_ctl
+ * (as logreg's layouts do, from per-class column sums) or summed by the
+ * solver itself. Given the same sums the solves are the same, bit for bit. */
+static void test_cost_col_sums(void)
+{
+    size_t rowptr[] = {0, 3, 5, 8, 9};
+    uint32_t idx[] = {0, 2, 5, /**/ 1, 3, /**/ 0, 4, 5, /**/ 1};
+    double val[] = {0.5, 0.25, 1, /**/ 0.25, 0.75, /**/ 0.125, 2, 1, /**/ 0.5};
+    double y[] = {1, -1, 1, -1}, C[] = {2, 1, 0.5, 1};
+    linsolve_problem p = {4, 6, rowptr, idx, val, y, C};
+    linsolve_cols c;
+    linsolve_cols_build(&c, &p);
+    double pos[6], neg[6];
+    linsolve_cost_col_sums(&p, &c, pos, neg);
+    double want_pos[] = {1.0625, 0, 0.5, 0, 1, 2.5}, want_neg[] = {0, 0.75, 0, 0.75, 0, 0};
+    CHECK("cost column sums: C_i x_ij summed over the positive and the negative rows",
+          memcmp(pos, want_pos, sizeof pos) == 0 && memcmp(neg, want_neg, sizeof neg) == 0);
+    for (int l1 = 0; l1 < 2; l1++) {
+        double w_own[6], w_given[6];
+        linsolve_rng r1, r2;
+        linsolve_rng_seed(&r1, 3);
+        linsolve_rng_seed(&r2, 3);
+        linsolve_ctl own = {.fast = 1}, given = {.fast = 1, .cx_pos = pos, .cx_neg = neg};
+        int it_own = l1 ? linsolve_l1r_lr(&p, &c, 1e-6, 100, &r1, &own, w_own)
+                        : linsolve_l2r_lr_fast(&p, &c, 1e-6, 100, &own, w_own);
+        int it_given = l1 ? linsolve_l1r_lr(&p, &c, 1e-6, 100, &r2, &given, w_given)
+                          : linsolve_l2r_lr_fast(&p, &c, 1e-6, 100, &given, w_given);
+        CHECK(l1 ? "fast L1: the same solve with the cost sums given or summed by the solver"
+                 : "fast L2: the same solve with the cost sums given or summed by the solver",
+              it_own > 0 && it_own == it_given && memcmp(w_own, w_given, sizeof w_own) == 0);
+    }
+    linsolve_cols_free(&c);
+}
+
 static void test_class_weight_parsing(void)
 {
     lr_params p;
@@ -527,6 +562,7 @@ int main(void)
     test_mt19937();
     test_primal_tol();
     test_merge_duplicate_columns();
+    test_cost_col_sums();
     test_class_weight_parsing();
     test_class_weights();
     test_grid();
