@@ -42,13 +42,18 @@ static const char usage_text[] =
     "                       reaching it prints a warning\n"
     "  --intercept-scaling X  value of the constant bias feature; its weight\n"
     "                       is regularised like the others (default: 1)\n"
+    "  --multi-class M      ovr: one-vs-rest, liblinear's solvers (default);\n"
+    "                       multinomial: one softmax model by L-BFGS, L2 only,\n"
+    "                       the intercept not regularised (scikit-learn's\n"
+    "                       lbfgs; tol is its gtol)\n"
     "  --no-intercept       no bias feature, intercept 0\n"
     "  -s, --seed N         seed in [0, 4294967295]: the L1 solver's coordinate\n"
     "                       order and the --cv folds (default: 0)\n"
     "\n"
     "Grid search (the winner is refitted on all rows):\n"
     "  --grid SPEC          'KEY=V,V,...;KEY=V,...' over C, penalty,\n"
-    "                       class_weight, max_iter, tol, intercept_scaling;\n"
+    "                       class_weight, max_iter, tol, intercept_scaling,\n"
+    "                       multi_class;\n"
     "                       an explicit class weight in braces:\n"
     "                       class_weight=none,balanced,{neg:1.2,pos:0.8}\n"
     "  --cv K               K stratified folds (default with --grid: 5)\n"
@@ -91,7 +96,7 @@ static const char usage_text[] =
 enum {
     OPT_PENALTY = 256, OPT_CLASS_WEIGHT, OPT_TOL, OPT_MAX_ITER, OPT_INTERCEPT_SCALING, OPT_NO_INTERCEPT,
     OPT_GRID, OPT_CV, OPT_FOLDS, OPT_SCORING, OPT_CV_OUT, OPT_FOLDS_OUT, OPT_EXACT, OPT_VECTOR_FIELD,
-    OPT_LABEL_FIELD, OPT_ID_FIELD, OPT_CV_TIMES, OPT_PROGRESS
+    OPT_LABEL_FIELD, OPT_ID_FIELD, OPT_CV_TIMES, OPT_PROGRESS, OPT_MULTI_CLASS
 };
 
 typedef struct config {
@@ -121,6 +126,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"max-iter", required_argument, 0, OPT_MAX_ITER},
         {"intercept-scaling", required_argument, 0, OPT_INTERCEPT_SCALING},
         {"no-intercept", no_argument, 0, OPT_NO_INTERCEPT},
+        {"multi-class", required_argument, 0, OPT_MULTI_CLASS},
         {"seed", required_argument, 0, 's'},
         {"grid", required_argument, 0, OPT_GRID},
         {"cv", required_argument, 0, OPT_CV},
@@ -169,6 +175,10 @@ static void parse_args(config *c, int argc, char **argv)
                           "like any other)", optarg, LR_MAX_ABS_VALUE);
             break;
         case OPT_NO_INTERCEPT: c->base.fit_intercept = 0; break;
+        case OPT_MULTI_CLASS:
+            if (lr_parse_multi_class(optarg, &c->base.multinomial) < 0)
+                die_usage("--multi-class: '%s' is not ovr or multinomial", optarg);
+            break;
         case 's': {
             /* strtol alone would take " 1" and "+1" */
             if (!(optarg[0] >= '0' && optarg[0] <= '9'))
@@ -207,6 +217,7 @@ static void parse_args(config *c, int argc, char **argv)
     if (argc - optind > 1) die_usage("one input file at most, got %d", argc - optind);
     c->input = optind < argc ? argv[optind] : NULL;
     if (!c->model_dir) die_usage("-m MODEL_DIR is required");
+    if (!c->grid && lr_params_conflict(&c->base)) die_usage("--multi-class: %s", lr_params_conflict(&c->base));
     if (c->cv && c->folds) die_usage("--cv and --folds exclude one another");
     if (c->grid && !c->cv && !c->folds) c->cv = 5;
     if (c->cv_out && !c->cv && !c->folds) die_usage("--cv-out needs cross-validation (--grid, --cv or --folds)");
@@ -285,8 +296,8 @@ int main(int argc, char **argv)
                  r.nhit, grid.ncand * k);
         if (r.nstalled)
             warn("warning: %zu of %zu cross-validation fits stalled short of the tolerance (objective no longer "
-                 "decreasing): stopped there and marked not converged (--exact runs them to max_iter, as "
-                 "scikit-learn)",
+                 "decreasing): stopped there and marked not converged (L1: --exact runs them to max_iter, as "
+                 "scikit-learn; multinomial: a line search failed, as scipy's can)",
                  r.nstalled, grid.ncand * k);
         if (!c.quiet) {
             strbuf b = {0};
@@ -306,7 +317,14 @@ int main(int argc, char **argv)
 
     logreg_model *m = logreg_train(&d, NULL, 0, &chosen);
     m->cv_json = cv_json;
-    if (logreg_hit_max_iter(m)) {
+    if (m->nstalled) { /* only multinomial refits stall: the L1 stall rule is the search's */
+        warn("warning: no step of L-BFGS's line search decreased the objective enough, short of the tolerance "
+             "(features of very different scales?); the model may not have converged");
+    } else if (logreg_hit_max_iter(m) && chosen.multinomial) {
+        warn("warning: reaching max number of iterations (max_iter %ld); the model may not have converged: "
+             "increase --max-iter",
+             chosen.max_iter);
+    } else if (logreg_hit_max_iter(m)) {
         size_t hit = 0;
         for (size_t v = 0; v < m->nvec; v++) hit += m->n_iter[v] >= chosen.max_iter;
         warn("warning: reaching max number of iterations (max_iter %ld) in %zu of %zu subproblem%s; "
@@ -317,8 +335,9 @@ int main(int argc, char **argv)
     if (!c.quiet) {
         strbuf b = {0};
         lr_class_weight_text(&b, &chosen);
-        fprintf(stderr, "%s: %s, C=%g, class_weight %s: %zu weight vector%s, iterations", prog_name,
-                chosen.penalty == LR_L1 ? "l1" : "l2", chosen.C, sb_str(&b), m->nvec, m->nvec == 1 ? "" : "s");
+        fprintf(stderr, "%s: %s%s, C=%g, class_weight %s: %zu weight vector%s, iterations", prog_name,
+                chosen.penalty == LR_L1 ? "l1" : "l2", chosen.multinomial ? " multinomial" : "", chosen.C,
+                sb_str(&b), m->nvec, m->nvec == 1 ? "" : "s");
         for (size_t v = 0; v < m->nvec; v++) fprintf(stderr, "%s%d", v ? "," : " ", m->n_iter[v]);
         fprintf(stderr, " -> %s/logreg.json\n", c.model_dir);
         sb_free(&b);

@@ -32,7 +32,8 @@ const char *gs_scoring_name(gs_scoring s)
 /* ------------------------------------------------------------------ grid */
 
 /* byte-sorted, as Python sorts the keys of a parameter grid */
-static const char *const grid_keys[] = {"C", "class_weight", "intercept_scaling", "max_iter", "penalty", "tol"};
+static const char *const grid_keys[] = {"C",           "class_weight", "intercept_scaling", "max_iter",
+                                        "multi_class", "penalty",      "tol"};
 #define NGRID_KEYS (sizeof grid_keys / sizeof grid_keys[0])
 
 static char *trim(const char *s, size_t n)
@@ -74,6 +75,9 @@ static void apply_value(lr_params *p, const char *key, const char *v, strbuf *b)
             die_usage("--grid: max_iter=%s: not an integer in [1, 1000000000]", v);
         p->max_iter = x;
         sb_addn(b, num, (size_t)snprintf(num, sizeof num, "%ld", x));
+    } else if (strcmp(key, "multi_class") == 0) {
+        if (lr_parse_multi_class(v, &p->multinomial) < 0) die_usage("--grid: multi_class=%s: not ovr or multinomial", v);
+        sb_adds(b, v);
     } else if (strcmp(key, "penalty") == 0) {
         if (lr_parse_penalty(v, &p->penalty) < 0) die_usage("--grid: penalty=%s: not l1 or l2", v);
         sb_adds(b, v);
@@ -118,7 +122,8 @@ void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base)
         for (size_t i = 0; i < NGRID_KEYS; i++)
             if (strcmp(name, grid_keys[i]) == 0) known = grid_keys[i];
         if (!known)
-            die_usage("--grid: unknown key '%s' (C, penalty, class_weight, max_iter, tol, intercept_scaling)", name);
+            die_usage("--grid: unknown key '%s' (C, penalty, class_weight, max_iter, tol, intercept_scaling, "
+                      "multi_class)", name);
         for (size_t i = 0; i < nkeys; i++)
             if (keys[i].name == known) die_usage("--grid: key '%s' given twice", known);
         free(name);
@@ -168,6 +173,17 @@ void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base)
             sb_clear(&b);
             apply_value(&g->cand[c], keys[i].name, keys[i].vals[vi], &b);
             g->text[c * nkeys + i] = xstrdup(sb_str(&b));
+        }
+        const char *conflict = lr_params_conflict(&g->cand[c]);
+        if (conflict) {
+            sb_clear(&b);
+            for (size_t i = 0; i < nkeys; i++) {
+                if (i) sb_addc(&b, ' ');
+                sb_adds(&b, keys[i].name);
+                sb_addc(&b, '=');
+                sb_adds(&b, g->text[c * nkeys + i]);
+            }
+            die_usage("--grid: the candidate %s: %s; give such candidates a grid of their own", sb_str(&b), conflict);
         }
     }
     sb_free(&b);
@@ -356,7 +372,7 @@ static void add_param_json(strbuf *b, const gs_grid *g, size_t c, size_t i)
 {
     const char *key = g->keys[i], *text = g->text[c * g->nkeys + i];
     const lr_params *p = &g->cand[c];
-    if (strcmp(key, "penalty") == 0) json_quote(b, text, strlen(text));
+    if (strcmp(key, "penalty") == 0 || strcmp(key, "multi_class") == 0) json_quote(b, text, strlen(text));
     else if (strcmp(key, "class_weight") == 0) {
         if (p->cw_kind != LR_CW_EXPLICIT) {
             json_quote(b, text, strlen(text));

@@ -181,4 +181,33 @@ int linsolve_l2r_lr_fast(const linsolve_problem *p, const linsolve_cols *cols, d
 int linsolve_l1r_lr(const linsolve_problem *p, const linsolve_cols *cols, double tol, int max_iter,
                     linsolve_rng *rng, linsolve_ctl *ctl, double *w);
 
+/* Multinomial logistic regression with an L2 penalty (scikit-learn's
+ * LogisticRegression(solver='lbfgs')): over K classes, rows grouped by
+ * class (class c's rows are start[c] .. start[c + 1] - 1),
+ *
+ *   min_W  sum_v |W_v|^2 / 2  +  sum_i C_i (log sum_v exp(W_v'x_i) - W_{c_i}'x_i)
+ *
+ * with the bias column (if any) left out of the penalty, as scikit-learn
+ * leaves the intercept. Two classes give one vector (class 0's score fixed
+ * at 0: the binomial loss, as scikit-learn's binary fits); more, one per
+ * class. By L-BFGS (linsolve_softmax.c), stopping when the largest
+ * gradient entry is at most tol * sum_i C_i (scikit-learn's gtol = tol on
+ * its objective, ours divided by C times the sum of the sample weights) or
+ * the objective stops decreasing. w: nvec x n, vector by vector. ctl: w0
+ * and snapshots as for the other solvers; stalled set when a line search
+ * found no step that decreases the objective enough (short of the
+ * tolerance: not converged). Returns the iterations, or -1 when the numbers
+ * left double's range. */
+typedef struct linsolve_softmax_problem {
+    size_t l, n, K;        /* rows, columns (features + the bias column), classes */
+    const size_t *start;   /* K + 1 */
+    const size_t *rowptr;  /* l + 1 offsets into idx/val */
+    const uint32_t *idx;
+    const double *val;
+    const double *C;       /* cost per row (C x the class's weight) */
+    long bias;             /* the unpenalised column, or -1 */
+} linsolve_softmax_problem;
+
+int linsolve_softmax_lr(const linsolve_softmax_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w);
+
 #endif

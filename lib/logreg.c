@@ -166,6 +166,21 @@ int lr_parse_penalty(const char *s, lr_penalty *pen)
     return 0;
 }
 
+int lr_parse_multi_class(const char *s, int *multinomial)
+{
+    if (strcmp(s, "ovr") == 0) *multinomial = 0;
+    else if (strcmp(s, "multinomial") == 0) *multinomial = 1;
+    else return -1;
+    return 0;
+}
+
+const char *lr_params_conflict(const lr_params *p)
+{
+    if (p->multinomial && p->penalty == LR_L1)
+        return "multinomial takes penalty l2 only (scikit-learn's lbfgs; l1 is one-vs-rest's liblinear)";
+    return NULL;
+}
+
 int lr_parse_class_weight(const char *s, lr_params *p, const char **why)
 {
     lr_params_free(p);
@@ -475,6 +490,65 @@ logreg_model *logreg_train_opts(const lr_data *d, const size_t *rows, size_t nro
     return m;
 }
 
+/* weight vector v's start (n weights, the bias's last) from o's warm model
+ * and its shifts */
+static void warm_start(const lr_layout *s, const lr_params *p, const lr_fit_opts *o, size_t v, double *w0)
+{
+    const logreg_model *warm = o->warm;
+    memcpy(w0, warm->coef + v * s->dim, s->dim * sizeof *w0);
+    if (p->fit_intercept) w0[s->dim] = warm->intercept[v] / warm->params.intercept_scaling;
+    for (size_t k = 0; k < 2; k++) {
+        const logreg_model *sh = o->shift[k];
+        if (!sh) continue;
+        const double a = o->shift_coef[k], *ws = sh->coef + v * s->dim;
+        for (size_t j = 0; j < s->dim; j++) w0[j] += a * ws[j];
+        if (p->fit_intercept) w0[s->dim] += a * (sh->intercept[v] / sh->params.intercept_scaling);
+    }
+    /* a merged column's weight goes where its twin's is (rep[j] < j) */
+    for (size_t j = 0; s->rep && j < s->dim; j++)
+        if (s->rep[j] != j) {
+            w0[s->rep[j]] += w0[j];
+            w0[j] = 0;
+        }
+}
+
+/* logreg_train_multi for a multinomial model: one L-BFGS solve for all
+ * vectors; the smaller max_iter values from its snapshots */
+static void train_softmax(const lr_data *d, const lr_layout *s, const lr_params *p, const lr_fit_opts *o,
+                          const long *max_iters, size_t nmax, logreg_model **out)
+{
+    logreg_model *m = out[0];
+    size_t n = s->prob.n, N = m->nvec * n;
+    double *w = xmalloc(N * sizeof *w), *w0 = o && o->warm ? xmalloc(N * sizeof *w0) : NULL;
+    double *C = xmalloc(s->nrows * sizeof *C);
+    for (size_t c = 0; c < s->K; c++)
+        for (size_t i = s->start[c]; i < s->start[c + 1]; i++) C[i] = p->C * m->class_weight[c];
+    for (size_t v = 0; w0 && v < m->nvec; v++) warm_start(s, p, o, v, w0 + v * n);
+    linsolve_snap *snap = xcalloc(nmax, sizeof *snap);
+    for (size_t i = 1; i < nmax; i++) {
+        snap[i - 1].at = (int)max_iters[i];
+        snap[i - 1].w = xmalloc(N * sizeof *snap[i - 1].w);
+    }
+    linsolve_ctl ctl = {.w0 = w0, .nsnap = nmax - 1, .snap = snap};
+    linsolve_softmax_problem prob = {s->nrows, n, s->K, s->start, s->rowptr, s->idx, s->val, C,
+                                     p->fit_intercept ? (long)s->dim : -1};
+    int max_iter = p->max_iter > 1000000000L ? 1000000000 : (int)p->max_iter;
+    int it = linsolve_softmax_lr(&prob, p->tol, max_iter, &ctl, w);
+    check_solved(d, m, it, w, N);
+    /* one solve: counted once, on the first vector */
+    for (size_t v = 0; v < m->nvec; v++) store(m, v, w + v * n, it, v == 0 && ctl.stalled);
+    for (size_t i = 1; i < nmax; i++)
+        for (size_t v = 0; v < m->nvec; v++) {
+            if (snap[i - 1].taken) store(out[i], v, snap[i - 1].w + v * n, snap[i - 1].at, 0);
+            else store(out[i], v, w + v * n, it, v == 0 && ctl.stalled);
+        }
+    for (size_t i = 0; i + 1 < nmax; i++) free(snap[i].w);
+    free(snap);
+    free(C);
+    free(w0);
+    free(w);
+}
+
 void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, const lr_params *p, const lr_fit_opts *o,
                         const long *max_iters, size_t nmax, logreg_model **out)
 {
@@ -502,6 +576,12 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
             die("internal error: a warm start shifted by a model of another shape");
     }
 
+    if (p->multinomial) {
+        train_softmax(d, s, p, o, max_iters, nmax, out);
+        logreg_layout_free(own_layout);
+        return;
+    }
+
     size_t n = s->prob.n;
     double *w = xmalloc(n * sizeof *w), *w0 = warm ? xmalloc(n * sizeof *w0) : NULL;
     double *y = xmalloc(2 * s->nrows * sizeof *y), *C = y + s->nrows;
@@ -520,23 +600,7 @@ void logreg_train_multi(const lr_data *d, const size_t *rows, size_t nrows, cons
     int *alone = xcalloc(nmax, sizeof *alone), *alone_next = xcalloc(nmax, sizeof *alone_next);
 
     for (size_t v = 0; v < m->nvec; v++) {
-        if (warm) {
-            memcpy(w0, warm->coef + v * s->dim, s->dim * sizeof *w0);
-            if (p->fit_intercept) w0[s->dim] = warm->intercept[v] / warm->params.intercept_scaling;
-            for (size_t k = 0; k < 2; k++) {
-                const logreg_model *sh = o->shift[k];
-                if (!sh) continue;
-                const double a = o->shift_coef[k], *ws = sh->coef + v * s->dim;
-                for (size_t j = 0; j < s->dim; j++) w0[j] += a * ws[j];
-                if (p->fit_intercept) w0[s->dim] += a * (sh->intercept[v] / sh->params.intercept_scaling);
-            }
-            /* a merged column's weight goes where its twin's is (rep[j] < j) */
-            for (size_t j = 0; s->rep && j < s->dim; j++)
-                if (s->rep[j] != j) {
-                    w0[s->rep[j]] += w0[j];
-                    w0[j] = 0;
-                }
-        }
+        if (warm) warm_start(s, p, o, v, w0);
         size_t ns = 0;
         for (size_t i = 1; i < nmax; i++)
             if (!alone[i]) {
@@ -676,6 +740,8 @@ void logreg_save(const logreg_model *m, const char *model_dir)
     add_num(&b, p->intercept_scaling);
     sb_adds(&b, ",\"seed\":");
     add_long(&b, (long)p->seed);
+    /* only when set: one-vs-rest models read and write as before */
+    if (p->multinomial) sb_adds(&b, ",\"multi_class\":\"multinomial\"");
     sb_adds(&b, "},\n\"class_weight_used\":[");
     for (size_t c = 0; c < m->nclasses; c++) {
         if (c) sb_addc(&b, ',');
@@ -834,6 +900,10 @@ logreg_model *logreg_load(const char *model_dir)
     const cJSON *seed = need(path, opt, "seed");
     if (!int_value(seed, 0, 4294967295.0)) BAD("corrupt model: \"seed\" is not an integer in [0, 2^32)");
     m->params.seed = (uint32_t)seed->valuedouble;
+    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(opt, "multi_class");
+    if (mc && (!cJSON_IsString(mc) || lr_parse_multi_class(mc->valuestring, &m->params.multinomial) < 0))
+        BAD("corrupt model: \"multi_class\" is not ovr or multinomial");
+    if (lr_params_conflict(&m->params)) BAD("corrupt model: %s", lr_params_conflict(&m->params));
     const cJSON *cw = need(path, opt, "class_weight");
     if (cJSON_IsString(cw) && strcmp(cw->valuestring, "balanced") == 0) m->params.cw_kind = LR_CW_BALANCED;
     else if (cJSON_IsString(cw) && strcmp(cw->valuestring, "none") == 0) m->params.cw_kind = LR_CW_NONE;
@@ -942,6 +1012,18 @@ int logreg_proba(const logreg_model *m, const sparse_vec *x, double *out)
         return 0;
     }
     double sum = 0;
+    if (m->params.multinomial) {
+        /* softmax (scikit-learn's predict_proba for multinomial fits); an
+         * infinite largest score shares the whole mass among its ties */
+        double top = out[0];
+        for (size_t c = 1; c < m->nclasses; c++) top = out[c] > top ? out[c] : top;
+        for (size_t c = 0; c < m->nclasses; c++) {
+            out[c] = isinf(top) ? (out[c] == top) : exp(out[c] - top);
+            sum += out[c];
+        }
+        for (size_t c = 0; c < m->nclasses; c++) out[c] /= sum;
+        return 0;
+    }
     for (size_t c = 0; c < m->nclasses; c++) {
         out[c] = 1 / (1 + exp(-out[c]));
         sum += out[c];

@@ -66,6 +66,8 @@ typedef struct lr_params {
     int fit_intercept;        /* default 1 */
     double intercept_scaling; /* in (0, LR_MAX_ABS_VALUE]; default 1 */
     uint32_t seed;            /* the L1 solver's coordinate order (MT19937) */
+    int multinomial;          /* 0: one-vs-rest (liblinear); 1: one softmax model (scikit-learn's
+                                 lbfgs; L2 only, the intercept not penalised) */
 } lr_params;
 
 /* The largest feature value (and intercept_scaling, the bias column's
@@ -86,6 +88,10 @@ void lr_params_free(lr_params *p);
  * last ':'. Returns 0, or -1 with a reason in why (a static string). */
 int lr_parse_class_weight(const char *s, lr_params *p, const char **why);
 int lr_parse_penalty(const char *s, lr_penalty *pen);
+/* "ovr" or "multinomial" into *multinomial; -1 for anything else */
+int lr_parse_multi_class(const char *s, int *multinomial);
+/* NULL, or why p's options do not go together (multinomial with l1) */
+const char *lr_params_conflict(const lr_params *p);
 /* The class-weight option as text: none, balanced or {a:1.2,b:0.8}
  * (numbers as lib/numfmt). Appends to b. */
 void lr_class_weight_text(strbuf *b, const lr_params *p);
@@ -180,9 +186,10 @@ void logreg_check_vector(const logreg_model *m, const sparse_vec *x, const char 
  * when x's dim is not the model's (check first with logreg_check_vector to
  * name the input line). */
 void logreg_decision(const logreg_model *m, const sparse_vec *x, double *out);
-/* Class probabilities into out[nclasses], as scikit-learn's predict_proba
- * for liblinear: with two classes {1 - p, p}, p = 1 / (1 + exp(-d)); with
- * more, each class's sigmoid divided by their sum (uniform if all are 0).
+/* Class probabilities into out[nclasses], as scikit-learn's predict_proba:
+ * with two classes {1 - p, p}, p = 1 / (1 + exp(-d)); with more, for
+ * one-vs-rest (liblinear) each class's sigmoid divided by their sum
+ * (uniform if all are 0), for multinomial the softmax of the scores.
  * Returns 0, or -1 when a decision value is NaN (x's values so large that
  * the sum overflows: inf - inf); then out holds no probabilities. */
 int logreg_proba(const logreg_model *m, const sparse_vec *x, double *out);

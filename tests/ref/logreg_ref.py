@@ -19,6 +19,11 @@ Writes tests/golden/logreg/:
                     failed to converge, the prediction of every row and
                     the decision values (full precision) of every 5th row;
                     for C=1 also predict_proba of every 5th row.
+  multinomial.jsonl.gz the same for LogisticRegression(solver='lbfgs')
+                    (multinomial for the tweets, binomial for the binary
+                    set; `logreg --multi-class multinomial`), decision
+                    values and predict_proba of every 10th row, "tight" marking the
+                    configurations run to tol 1e-10 on both sides.
   grid.json         GridSearchCV over C x penalty x class_weight on
                     tweets.jsonl.gz with StratifiedKFold(3, shuffle=True,
                     random_state=0) folds (folds.jsonl.gz): every candidate's mean
@@ -53,8 +58,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.svm._base import _fit_liblinear
 
-# decision values of every 5th row go into the golden (keeps it small)
+# decision values of every 5th row go into the golden (keeps it small);
+# for the multinomial golden, decision values and probabilities of every 10th
 DECISION_EVERY = 5
+MULTI_EVERY = 10
 # the seed scikit-learn hands liblinear for random_state=0
 SKLEARN_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))
 
@@ -243,6 +250,43 @@ def main():
                    "decision": [[float(v) for v in row] for row in dec[::DECISION_EVERY]]}
             if C == 1 and not extra:
                 rec["proba"] = [[float(v) for v in row] for row in m.predict_proba(X)[::DECISION_EVERY]]
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+    # multinomial: scikit-learn's LogisticRegression(solver='lbfgs'), L2;
+    # "tight" configurations run both sides to tol 1e-10 (the optimum; the
+    # L-BFGS line searches differ, so the iterates on the way do not)
+    tight = {"tol": 1e-10, "max_iter": 100000}
+    mconfigs = [("tweets", C, cw, tight) for C in [0.1, 1, 8] for cw in [None, "balanced"]]
+    mconfigs += [("tweets", 1, "negative:1.2,neutral:0.8,positive:1.2", tight),
+                 ("tweets", 1, None, {**tight, "fit_intercept": False}),
+                 ("binary", 0.1, None, tight), ("binary", 1, "balanced", tight), ("binary", 8, None, tight),
+                 ("tweets", 1, None, {"tol": 1e-4, "max_iter": 100}),  # scikit-learn's defaults
+                 ("tweets", 8, None, {"tol": 1e-4, "max_iter": 5})]    # stops at max_iter
+    with gz_text(os.path.join(out, "multinomial.jsonl.gz")) as f:
+        for name, C, cw, extra in mconfigs:
+            X, y = data[name]
+            cw_arg = cw
+            if cw and ":" in cw:
+                cw_arg = {k: float(v) for k, v in (p.rsplit(":", 1) for p in cw.split(","))}
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                m = LogisticRegression(C=C, class_weight=cw_arg, **extra).fit(X, y)
+            warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+            opts = ["-C", repr(C), "--class-weight", "none" if cw is None else cw, "--multi-class", "multinomial",
+                    "--tol", repr(extra["tol"]), "--max-iter", str(extra["max_iter"])]
+            if extra.get("fit_intercept") is False:
+                opts += ["--no-intercept"]
+            dec = m.decision_function(X)
+            if dec.ndim == 1:
+                dec = np.stack([-dec, dec], axis=1)
+            rec = {"data": name, "options": opts, "tight": extra["tol"] == tight["tol"],
+                   "n_iter": [int(v) for v in np.atleast_1d(m.n_iter_)],
+                   "intercept": [float(v) for v in np.atleast_1d(m.intercept_)],
+                   "convergence_warning": warned,
+                   "pred": [int(np.searchsorted(m.classes_, p)) for p in m.predict(X)],
+                   "decision_every": MULTI_EVERY,
+                   "decision": [[float(v) for v in row] for row in dec[::MULTI_EVERY]],
+                   "proba": [[float(v) for v in row] for row in m.predict_proba(X)[::MULTI_EVERY]]}
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
 
     # scores: accuracy and macro/weighted F1 of a few label vectors

@@ -288,7 +288,7 @@ static void test_grid_errors(void)
     static const struct {
         const char *spec, *msg;
     } cases[] = {
-        {"C=1;gamma=2", "test_logreg: --grid: unknown key 'gamma' (C, penalty, class_weight, max_iter, tol, intercept_scaling)"},
+        {"C=1;gamma=2", "test_logreg: --grid: unknown key 'gamma' (C, penalty, class_weight, max_iter, tol, intercept_scaling, multi_class)"},
         {"C=1,0", "test_logreg: --grid: C=0: not a positive number"},
         {"C=1;C=2", "test_logreg: --grid: key 'C' given twice"},
         {"penalty=l3", "test_logreg: --grid: penalty=l3: not l1 or l2"},
@@ -520,6 +520,16 @@ static void test_corrupt_models(void)
          "\"fit_intercept\":true,\"intercept_scaling\":1,\"seed\":0},\"class_weight_used\":[1,1],\"n_iter\":[3],"
          "\"intercept\":[0.5],\"coef\":[{\"idx\":[0,3],\"val\":[1,2]}]}",
          "corrupt model: \"coef\"[0].idx has an index out of [0, 3) or out of order"},
+        {"bad multi_class",
+         "{\"format\":\"pipeclf-logreg\",\"version\":1,\"labels\":[\"a\",\"b\"],\"dim\":3,"
+         "\"options\":{\"C\":1,\"penalty\":\"l2\",\"class_weight\":\"none\",\"tol\":0.0001,\"max_iter\":100,"
+         "\"fit_intercept\":true,\"intercept_scaling\":1,\"seed\":0,\"multi_class\":\"softmax\"}}",
+         "corrupt model: \"multi_class\" is not ovr or multinomial"},
+        {"multinomial l1",
+         "{\"format\":\"pipeclf-logreg\",\"version\":1,\"labels\":[\"a\",\"b\"],\"dim\":3,"
+         "\"options\":{\"C\":1,\"penalty\":\"l1\",\"class_weight\":\"none\",\"tol\":0.0001,\"max_iter\":100,"
+         "\"fit_intercept\":true,\"intercept_scaling\":1,\"seed\":0,\"multi_class\":\"multinomial\"}}",
+         "corrupt model: multinomial takes penalty l2 only (scikit-learn's lbfgs; l1 is one-vs-rest's liblinear)"},
         {"intercept count",
          "{\"format\":\"pipeclf-logreg\",\"version\":1,\"labels\":[\"a\",\"b\",\"c\"],\"dim\":3,"
          "\"options\":{\"C\":1,\"penalty\":\"l2\",\"class_weight\":\"none\",\"tol\":0.0001,\"max_iter\":100,"

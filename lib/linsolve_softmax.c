@@ -1,0 +1,202 @@
+/* Multinomial (softmax) logistic regression with an L2 penalty, as
+ * scikit-learn's LogisticRegression(solver='lbfgs') fits it: the problem of
+ * lib/linsolve.h's linsolve_softmax_lr, solved by L-BFGS with scipy's
+ * settings (10 correction pairs, at most 50 line-search steps, the first
+ * step of length 1 / |d|, ftol 64 eps, gtol = tol on the objective divided
+ * by sum C_i). The line search asks for sufficient decrease only
+ * (backtracking by safeguarded quadratic interpolation); the objective is
+ * convex, so every step's s'y > 0 and the pair is kept. Scipy's Moré-Thuente
+ * search takes other steps, so the iterates differ from scikit-learn's and
+ * only the optimum (to the tolerance) is the same. */
+#include "linsolve.h"
+#include "common.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LBFGS_M 10
+#define LBFGS_MAXLS 50
+#define ARMIJO_C1 1e-4
+
+typedef struct softmax_eval {
+    const linsolve_softmax_problem *p;
+    size_t nvec, N; /* weight vectors; N = n * nvec weights, column-major: x[j * nvec + v] */
+    double *z;      /* per row: its nvec scores */
+} softmax_eval;
+
+/* the objective at x and its gradient into g */
+static double softmax_fg(softmax_eval *e, const double *x, double *g)
+{
+    const linsolve_softmax_problem *p = e->p;
+    size_t nvec = e->nvec, K = p->K;
+    double f = 0;
+    memset(g, 0, e->N * sizeof *g);
+    for (size_t c = 0; c < K; c++)
+        for (size_t i = p->start[c]; i < p->start[c + 1]; i++) {
+            double *z = e->z;
+            for (size_t v = 0; v < nvec; v++) z[v] = 0;
+            for (size_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
+                const double *xj = x + (size_t)p->idx[k] * nvec, a = p->val[k];
+                for (size_t v = 0; v < nvec; v++) z[v] += a * xj[v];
+            }
+            double loss;
+            if (nvec == 1) {
+                /* two classes: class 0's score is 0; log(1 + e^z) - [c = 1] z */
+                double t = z[0], sig = t >= 0 ? 1 / (1 + exp(-t)) : exp(t) / (1 + exp(t));
+                loss = (t > 0 ? t + log1p(exp(-t)) : log1p(exp(t))) - (c == 1 ? t : 0);
+                z[0] = sig - (c == 1);
+            } else {
+                double m = z[0], sum = 0;
+                for (size_t v = 1; v < nvec; v++) m = z[v] > m ? z[v] : m;
+                for (size_t v = 0; v < nvec; v++) sum += (z[v] = exp(z[v] - m));
+                /* z[c] - m is 0 at the largest score, so log(sum) loses nothing */
+                loss = log(sum) - log(z[c]);
+                for (size_t v = 0; v < nvec; v++) z[v] = z[v] / sum - (v == c);
+            }
+            f += p->C[i] * loss;
+            for (size_t k = p->rowptr[i]; k < p->rowptr[i + 1]; k++) {
+                double *gj = g + (size_t)p->idx[k] * nvec, a = p->C[i] * p->val[k];
+                for (size_t v = 0; v < nvec; v++) gj[v] += a * z[v];
+            }
+        }
+    for (size_t j = 0; j < p->n; j++) {
+        if ((long)j == p->bias) continue;
+        for (size_t v = 0; v < nvec; v++) {
+            double w = x[j * nvec + v];
+            f += w * w / 2;
+            g[j * nvec + v] += w;
+        }
+    }
+    return f;
+}
+
+static double dot(size_t n, const double *a, const double *b)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static double max_abs(size_t n, const double *a)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fabs(a[i]) > m ? fabs(a[i]) : m;
+    return m;
+}
+
+/* between the interface's vector-major weights and the solver's column-major ones */
+static void to_solver(const double *w, double *x, size_t n, size_t nvec)
+{
+    for (size_t v = 0; v < nvec; v++)
+        for (size_t j = 0; j < n; j++) x[j * nvec + v] = w[v * n + j];
+}
+
+static void from_solver(const double *x, double *w, size_t n, size_t nvec)
+{
+    for (size_t v = 0; v < nvec; v++)
+        for (size_t j = 0; j < n; j++) w[v * n + j] = x[j * nvec + v];
+}
+
+int linsolve_softmax_lr(const linsolve_softmax_problem *p, double tol, int max_iter, linsolve_ctl *ctl, double *w)
+{
+    size_t nvec = p->K == 2 ? 1 : p->K, n = p->n, N = n * nvec, M = LBFGS_M;
+    double *mem = xmalloc((6 + 2 * M) * N * sizeof *mem + (M + nvec) * sizeof *mem);
+    double *x = mem, *g = x + N, *d = g + N, *x_new = d + N, *g_new = x_new + N, *q = g_new + N;
+    double *S = q + N, *Y = S + M * N, *rho = Y + M * N, *z = rho + M;
+    double alpha[LBFGS_M];
+    softmax_eval e = {p, nvec, N, z};
+
+    double Csum = 0;
+    for (size_t i = 0; i < p->l; i++) Csum += p->C[i];
+    if (ctl) {
+        ctl->stalled = 0;
+        for (size_t k = 0; k < ctl->nsnap; k++) ctl->snap[k].taken = 0;
+    }
+    if (ctl && ctl->w0) to_solver(ctl->w0, x, n, nvec);
+    else memset(x, 0, N * sizeof *x);
+    double f = softmax_fg(&e, x, g);
+    int failed = !isfinite(f) || !isfinite(max_abs(N, g)), iter = 0;
+    size_t npairs = 0, newest = 0;
+    double gtol = tol * Csum;
+    while (!failed && max_abs(N, g) > gtol && iter < max_iter) {
+        for (size_t k = 0; ctl && k < ctl->nsnap; k++)
+            if (iter == ctl->snap[k].at) {
+                from_solver(x, ctl->snap[k].w, n, nvec);
+                ctl->snap[k].taken = 1;
+            }
+        /* d = -H g by the two-loop recursion over the kept pairs, newest first */
+        memcpy(q, g, N * sizeof *q);
+        for (size_t t = 0; t < npairs; t++) {
+            size_t at = (newest + M - t) % M;
+            alpha[at] = rho[at] * dot(N, S + at * N, q);
+            for (size_t i = 0; i < N; i++) q[i] -= alpha[at] * Y[at * N + i];
+        }
+        double gamma = 1;
+        if (npairs) {
+            const double *s = S + newest * N, *y = Y + newest * N;
+            gamma = dot(N, s, y) / dot(N, y, y);
+        }
+        for (size_t i = 0; i < N; i++) q[i] *= gamma;
+        for (size_t t = npairs; t-- > 0;) {
+            size_t at = (newest + M - t) % M;
+            double beta = rho[at] * dot(N, Y + at * N, q);
+            for (size_t i = 0; i < N; i++) q[i] += (alpha[at] - beta) * S[at * N + i];
+        }
+        for (size_t i = 0; i < N; i++) d[i] = -q[i];
+        double gd = dot(N, g, d);
+        if (!(gd < 0)) { /* rounding spoilt the direction: start again from the gradient */
+            npairs = 0;
+            for (size_t i = 0; i < N; i++) d[i] = -g[i];
+            gd = dot(N, g, d);
+        }
+        double step = iter == 0 && npairs == 0 ? fmin(1 / sqrt(dot(N, d, d)), 1) : 1, f_new = f;
+        int ls, ok = 0;
+        for (ls = 0; ls < LBFGS_MAXLS; ls++) {
+            for (size_t i = 0; i < N; i++) x_new[i] = x[i] + step * d[i];
+            f_new = softmax_fg(&e, x_new, g_new);
+            if (isfinite(f_new) && f_new <= f + ARMIJO_C1 * step * gd) {
+                ok = 1;
+                break;
+            }
+            /* the minimiser of the quadratic through f, f'(0) = gd and
+             * f(step), kept within [0.1, 0.5] of the step */
+            double next = isfinite(f_new) ? -gd * step * step / (2 * (f_new - f - gd * step)) : 0.1 * step;
+            step = fmin(fmax(next, 0.1 * step), 0.5 * step);
+        }
+        if (!ok) {
+            /* no step of the 50 decreases the objective enough (scipy's
+             * ABNORMAL_TERMINATION_IN_LNSRCH, which scikit-learn reports as
+             * not converged): say so rather than pass for converged */
+            if (ctl) ctl->stalled = 1;
+            break;
+        }
+        iter++;
+        newest = npairs ? (newest + 1) % M : 0;
+        double *s = S + newest * N, *y = Y + newest * N;
+        for (size_t i = 0; i < N; i++) {
+            s[i] = x_new[i] - x[i];
+            y[i] = g_new[i] - g[i];
+        }
+        double sy = dot(N, s, y);
+        if (sy > DBL_EPSILON * dot(N, y, y)) {
+            rho[newest] = 1 / sy;
+            if (npairs < M) npairs++;
+        } else if (npairs) newest = (newest + M - 1) % M; /* not kept */
+        double f_old = f;
+        memcpy(x, x_new, N * sizeof *x);
+        memcpy(g, g_new, N * sizeof *g);
+        f = f_new;
+        if (!isfinite(max_abs(N, g))) {
+            failed = 1;
+            break;
+        }
+        /* scipy's ftol test, on the objective over sum C_i as scikit-learn's */
+        double fs_old = f_old / Csum, fs = f / Csum;
+        if (fs_old - fs <= 64 * DBL_EPSILON * fmax(fmax(fabs(fs_old), fabs(fs)), 1)) break;
+    }
+    from_solver(x, w, n, nvec);
+    free(mem);
+    return failed ? -1 : iter;
+}
