@@ -76,7 +76,8 @@ static void apply_value(lr_params *p, const char *key, const char *v, strbuf *b)
         p->max_iter = x;
         sb_addn(b, num, (size_t)snprintf(num, sizeof num, "%ld", x));
     } else if (strcmp(key, "multi_class") == 0) {
-        if (lr_parse_multi_class(v, &p->multinomial) < 0) die_usage("--grid: multi_class=%s: not ovr or multinomial", v);
+        if (lr_parse_multi_class(v, &p->multinomial) < 0)
+            die_usage("--grid: multi_class=%s: not ovr or multinomial", v);
         sb_adds(b, v);
     } else if (strcmp(key, "penalty") == 0) {
         if (lr_parse_penalty(v, &p->penalty) < 0) die_usage("--grid: penalty=%s: not l1 or l2", v);

@@ -1,6 +1,7 @@
 /* linsolve: the two liblinear solvers behind scikit-learn's
  * LogisticRegression(solver='liblinear'), for one binary subproblem (labels
- * +1/-1, a cost C_i per row; the caller sets up one-vs-rest and the bias):
+ * +1/-1, a cost C_i per row; the caller sets up one-vs-rest and the bias),
+ * and at the end of this file a multinomial one (solver='lbfgs'):
  *
  *   L2 (linsolve_l2r_lr):  min_w  w'w/2  + sum_i C_i log(1 + exp(-y_i w'x_i))
  *       trust-region Newton with conjugate gradients (TRON);

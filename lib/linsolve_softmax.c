@@ -10,6 +10,7 @@
  * only the optimum (to the tolerance) is the same. */
 #include "linsolve.h"
 #include "common.h"
+#include "linsolve_vec.h"
 
 #include <float.h>
 #include <math.h>
@@ -48,11 +49,12 @@ static double softmax_fg(softmax_eval *e, const double *x, double *g)
                 loss = (t > 0 ? t + log1p(exp(-t)) : log1p(exp(t))) - (c == 1 ? t : 0);
                 z[0] = sig - (c == 1);
             } else {
-                double m = z[0], sum = 0;
+                double m = z[0], sum = 0, zc_m;
                 for (size_t v = 1; v < nvec; v++) m = z[v] > m ? z[v] : m;
+                zc_m = z[c] - m;
                 for (size_t v = 0; v < nvec; v++) sum += (z[v] = exp(z[v] - m));
-                /* z[c] - m is 0 at the largest score, so log(sum) loses nothing */
-                loss = log(sum) - log(z[c]);
+                /* log sum_v exp(z_v) - z_c, shifted by the largest score */
+                loss = log(sum) - zc_m;
                 for (size_t v = 0; v < nvec; v++) z[v] = z[v] / sum - (v == c);
             }
             f += p->C[i] * loss;
@@ -70,13 +72,6 @@ static double softmax_fg(softmax_eval *e, const double *x, double *g)
         }
     }
     return f;
-}
-
-static double dot(size_t n, const double *a, const double *b)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
 }
 
 static double max_abs(size_t n, const double *a)
@@ -130,28 +125,28 @@ int linsolve_softmax_lr(const linsolve_softmax_problem *p, double tol, int max_i
         memcpy(q, g, N * sizeof *q);
         for (size_t t = 0; t < npairs; t++) {
             size_t at = (newest + M - t) % M;
-            alpha[at] = rho[at] * dot(N, S + at * N, q);
+            alpha[at] = rho[at] * linsolve_dot(N, S + at * N, q);
             for (size_t i = 0; i < N; i++) q[i] -= alpha[at] * Y[at * N + i];
         }
         double gamma = 1;
         if (npairs) {
             const double *s = S + newest * N, *y = Y + newest * N;
-            gamma = dot(N, s, y) / dot(N, y, y);
+            gamma = linsolve_dot(N, s, y) / linsolve_dot(N, y, y);
         }
         for (size_t i = 0; i < N; i++) q[i] *= gamma;
         for (size_t t = npairs; t-- > 0;) {
             size_t at = (newest + M - t) % M;
-            double beta = rho[at] * dot(N, Y + at * N, q);
+            double beta = rho[at] * linsolve_dot(N, Y + at * N, q);
             for (size_t i = 0; i < N; i++) q[i] += (alpha[at] - beta) * S[at * N + i];
         }
         for (size_t i = 0; i < N; i++) d[i] = -q[i];
-        double gd = dot(N, g, d);
+        double gd = linsolve_dot(N, g, d);
         if (!(gd < 0)) { /* rounding spoilt the direction: start again from the gradient */
             npairs = 0;
             for (size_t i = 0; i < N; i++) d[i] = -g[i];
-            gd = dot(N, g, d);
+            gd = linsolve_dot(N, g, d);
         }
-        double step = iter == 0 && npairs == 0 ? fmin(1 / sqrt(dot(N, d, d)), 1) : 1, f_new = f;
+        double step = iter == 0 && npairs == 0 ? fmin(1 / sqrt(linsolve_dot(N, d, d)), 1) : 1, f_new = f;
         int ls, ok = 0;
         for (ls = 0; ls < LBFGS_MAXLS; ls++) {
             for (size_t i = 0; i < N; i++) x_new[i] = x[i] + step * d[i];
@@ -179,8 +174,8 @@ int linsolve_softmax_lr(const linsolve_softmax_problem *p, double tol, int max_i
             s[i] = x_new[i] - x[i];
             y[i] = g_new[i] - g[i];
         }
-        double sy = dot(N, s, y);
-        if (sy > DBL_EPSILON * dot(N, y, y)) {
+        double sy = linsolve_dot(N, s, y);
+        if (sy > DBL_EPSILON * linsolve_dot(N, y, y)) {
             rho[newest] = 1 / sy;
             if (npairs < M) npairs++;
         } else if (npairs) newest = (newest + M - 1) % M; /* not kept */

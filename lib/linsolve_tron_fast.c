@@ -27,6 +27,7 @@
 #include "linsolve.h"
 #include "common.h"
 #include "linsolve_tron_step.h"
+#include "linsolve_vec.h"
 #include "vmath_d.h"
 
 #include <math.h>
@@ -52,19 +53,7 @@ typedef struct fast_fun {
                     X w is the current one's plus it, with no pass over X */
 } fast_fun;
 
-static double dot(int n, const double *a, const double *b)
-{
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
+static double dot(int n, const double *a, const double *b) { return linsolve_dot((size_t)n, a, b); }
 
 /* u' M v for a diagonal M */
 static double dot_m(int n, const double *u, const double *M, const double *v)

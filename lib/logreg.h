@@ -1,6 +1,7 @@
 /* logreg: one-vs-rest logistic regression with liblinear's objective, as
- * scikit-learn's liblinear fits it: the training rows held as CSR, the
- * options (C, L1/L2 penalty, class weights, tolerance, iterations, intercept),
+ * scikit-learn's liblinear fits it (or multinomial, below): the training
+ * rows held as CSR, the options (C, L1/L2 penalty, class weights,
+ * tolerance, iterations, intercept),
  * training, and the model file MODEL_DIR/logreg.json that `predict` loads.
  *
  * Classes are the training labels in byte-sorted order. Two classes give one
@@ -12,7 +13,13 @@
  * intercept_. Class weights scale the cost of the positive rows of each
  * subproblem, as liblinear does: with two classes C*w[0] for the first and
  * C*w[1] for the second; with more, C*w[k] for class k's rows and plain C
- * for all the others (scikit-learn's multi_class='ovr' liblinear fits). */
+ * for all the others (scikit-learn's multi_class='ovr' liblinear fits).
+ *
+ * A multinomial model (lr_params.multinomial, scikit-learn's lbfgs) has the
+ * same shape: one vector for two classes, else one per class, all fitted
+ * in one softmax problem (lib/linsolve's linsolve_softmax_lr) where each
+ * row costs C times its class's weight and the intercepts are not
+ * regularised. */
 #ifndef PIPECLF_LOGREG_H
 #define PIPECLF_LOGREG_H
 

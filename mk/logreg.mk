@@ -1,15 +1,19 @@
-# logreg: golden files from scikit-learn's liblinear and the grid-search
-# benchmark against GridSearchCV (both need the Python reference tools).
+# logreg: golden files from scikit-learn (liblinear, lbfgs), the grid-search
+# benchmark against GridSearchCV and the multinomial one against
+# LogisticRegression (all need the Python reference tools).
 GOLDEN_TARGETS += golden-logreg
-BENCH_TARGETS  += bench-logreg
+BENCH_TARGETS  += bench-logreg bench-logreg-multinomial
 
-.PHONY: golden-logreg bench-logreg bench-logreg-convergence
+.PHONY: golden-logreg bench-logreg bench-logreg-multinomial bench-logreg-convergence
 
 golden-logreg:
 	python3 tests/ref/logreg_ref.py $(BUILD)/bin $(SHARED)
 
 bench-logreg:
 	python3 bench/logreg.py $(BUILD)/bin $(SHARED) --jobs 2 --reps 3
+
+bench-logreg-multinomial:
+	python3 bench/logreg_multinomial.py $(BUILD)/bin $(SHARED) --reps 3
 
 # Not in `make bench` (a few minutes): the study's slowest grid candidate,
 # fold by fold, on the folds `logreg --cv 5 --seed 42` draws, scikit-learn's

@@ -2,8 +2,9 @@
 """Mutation fuzzing of the baseline programs as a user runs them (make
 fuzz-baseline; not part of make check). From 200 cleaned tweets it makes
 valid inputs (text records, vector records, a tfidf + logreg model
-directory), then runs tfidf fit / apply, logreg (one fit or a small grid
-search on two threads) and predict on randomly damaged copies: bytes
+directory, its logreg.json one-vs-rest or multinomial), then runs tfidf
+fit / apply, logreg (one fit or a small grid search on two threads, either
+kind) and predict on randomly damaged copies: bytes
 changed, cut, repeated, or replaced by numbers and escapes at the edges of
 JSON (1e308, NaN, \\u0000, lone surrogates, ...), or a damaged model file.
 
@@ -116,6 +117,10 @@ def main():
     subprocess.run([prog("logreg"), "-q", "-m", model, "-C", "2", os.path.join(seed_dir, "vectors.jsonl")],
                    check=True)
     model_files = {n: open(os.path.join(model, n), "rb").read() for n in ("tfidf.json", "logreg.json")}
+    # the same directory with a multinomial logreg.json, for half the runs
+    subprocess.run([prog("logreg"), "-q", "-m", model, "-C", "2", "--multi-class", "multinomial",
+                    os.path.join(seed_dir, "vectors.jsonl")], check=True)
+    multinomial_logreg = open(os.path.join(model, "logreg.json"), "rb").read()
 
     kinds = ["tfidf fit", "tfidf apply", "logreg", "logreg grid", "predict vectors", "predict text",
              "damaged tfidf.json", "damaged logreg.json"]
@@ -126,7 +131,10 @@ def main():
         w = os.path.join(work, "run")
         shutil.rmtree(w, ignore_errors=True)
         os.makedirs(os.path.join(w, "model"))
+        multinomial = rng.random() < 0.5
         for n, t in model_files.items():
+            if n == "logreg.json" and multinomial:
+                t = multinomial_logreg
             damaged = kind == "damaged " + n
             with open(os.path.join(w, "model", n), "wb") as f:
                 f.write(mutate(t) if damaged else t)
@@ -140,9 +148,11 @@ def main():
         penalty = rng.choice(["l1", "l2"])
         cmd = {"tfidf fit": [prog("tfidf"), "fit", "-q", "-m", m2, "--ngram", "1,3", "--min-df", "2", "-o", out, inp],
                "tfidf apply": [prog("tfidf"), "apply", "-q", "-m", os.path.join(w, "model"), "-o", out, inp],
-               "logreg": [prog("logreg"), "-q", "-m", m2, "--penalty", penalty, inp],
-               "logreg grid": [prog("logreg"), "-q", "-m", m2, "--grid", "C=0.5,4;penalty=l1,l2", "--cv", "2",
-                               "--jobs", "2", "--cv-out", out, inp]}.get(kind)
+               "logreg": [prog("logreg"), "-q", "-m", m2, "--penalty", penalty, inp]
+               + (["--multi-class", "multinomial"] if multinomial and penalty == "l2" else []),
+               "logreg grid": [prog("logreg"), "-q", "-m", m2, "--grid",
+                               "C=0.5,4;multi_class=ovr,multinomial" if multinomial else "C=0.5,4;penalty=l1,l2",
+                               "--cv", "2", "--jobs", "2", "--cv-out", out, inp]}.get(kind)
         if cmd is None:
             cmd = [prog("predict"), "-q", "-m", os.path.join(w, "model"), "-o", out, inp]
         try:

@@ -188,7 +188,8 @@ static int check_golden(char *golden, int multinomial, const char *bin, const ch
         int every = cJSON_GetObjectItem(g, "decision_every")->valueint;
         size_t agree = 0;
         diff_tally dt = {0}, pt = {0};
-        double dec_rel = 1e-3, dec_abs = multinomial ? 1e-5 : 1e-12, prob_tol = !multinomial ? 1e-9 : tight ? 1e-5 : 0.02;
+        double dec_rel = 1e-3, dec_abs = multinomial ? 1e-5 : 1e-12;
+        double prob_tol = !multinomial ? 1e-9 : tight ? 1e-5 : 0.02;
         double out[16];
         const cJSON *p = pred->child, *drow = dec->child, *prow = cJSON_GetObjectItem(g, "proba");
         int has_proba = prow != NULL;
@@ -200,7 +201,8 @@ static int check_golden(char *golden, int multinomial, const char *bin, const ch
             if (i % (size_t)every) continue;
             logreg_decision(m, &x, out);
             const cJSON *v = drow->child;
-            for (size_t c = 0; c < m->nclasses && v; c++, v = v->next) tally(&dt, out[c], v->valuedouble, dec_rel, dec_abs);
+            for (size_t c = 0; c < m->nclasses && v; c++, v = v->next)
+                tally(&dt, out[c], v->valuedouble, dec_rel, dec_abs);
             drow = drow->next;
             if (!prow) continue;
             logreg_proba(m, &x, out);
