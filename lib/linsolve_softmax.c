@@ -5,7 +5,8 @@
  * step of length 1 / |d|, ftol 64 eps, gtol = tol on the objective divided
  * by sum C_i). The line search asks for sufficient decrease only
  * (backtracking by safeguarded quadratic interpolation); the objective is
- * convex, so every step's s'y > 0 and the pair is kept. Scipy's Moré-Thuente
+ * convex, so a step's s'y > 0 and its pair is kept, rounding aside (a pair
+ * with s'y at rounding level is dropped). Scipy's Moré-Thuente
  * search takes other steps, so the iterates differ from scikit-learn's and
  * only the optimum (to the tolerance) is the same. */
 #include "linsolve.h"
