@@ -721,7 +721,7 @@ void tfidf_write_model(const tfidf_model *m, FILE *f)
         for (size_t col = 0; col < m->vocab.n; col++) {
             sb_adds(&b, col ? ",\n    " : "\n    ");
             char num[NUMFMT_MAX];
-            sb_addn(&b, num, (size_t)tfidf_fmt_double(num, m->idf[col]));
+            sb_addn(&b, num, (size_t)fmt_double(num, m->idf[col]));
             if (b.len > (1u << 20)) {
                 fwrite(b.s, 1, b.len, f);
                 sb_clear(&b);

@@ -242,13 +242,8 @@ void tfidf_decode_string(const char *p, const char *end, strbuf *out);
 
 /* ---- output -------------------------------------------------------------- */
 
-/* Appends v as sparse_append_json does (same bytes), with numbers written
- * by tfidf_fmt_double: the fast path of record output. */
+/* Appends v as sparse_append_json does (same bytes), in one buffer: the
+ * fast path of record output. */
 void tfidf_append_vector_json(strbuf *b, const sparse_vec *v);
-/* The same text as fmt_double (lib/numfmt.h) for every finite v: the
- * shortest of %.15g, %.16g, %.17g that reads back as v. Exact integer
- * arithmetic instead of printf + strtod for 1e-4 <= |v| < 1e14, about 20x
- * faster; fmt_double itself elsewhere. buf holds NUMFMT_MAX bytes. */
-int tfidf_fmt_double(char *buf, double v);
 
 #endif
