@@ -5,6 +5,7 @@
 #define PIPECLF_CHECK_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,5 +32,15 @@ static int check_failures;
     } while (0)
 
 static inline int check_exit(void) { return check_failures ? 1 : 0; }
+
+/* test inputs: xorshift64*, the same sequence in every run */
+static uint64_t check_rng_state = 0x123456789ABCDEFull;
+static inline uint64_t check_rnd(void)
+{
+    check_rng_state ^= check_rng_state >> 12;
+    check_rng_state ^= check_rng_state << 25;
+    check_rng_state ^= check_rng_state >> 27;
+    return check_rng_state * 0x2545F4914F6CDD1Dull;
+}
 
 #endif

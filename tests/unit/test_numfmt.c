@@ -11,16 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x123456789ABCDEFull;
-static uint64_t rnd(void)
-{
-    /* xorshift64*: test inputs only */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
 static size_t fmt_mismatches;
 static void same_text(double v)
 {
@@ -36,13 +26,13 @@ static void test_fmt(void)
 {
     /* log-uniform over [1e-6, 1e16]: both sides of the fast range */
     for (int i = 0; i < 200000; i++) {
-        double e = -6 + 22 * ((double)(rnd() >> 11) / 9007199254740992.0);
+        double e = -6 + 22 * ((double)(check_rnd() >> 11) / 9007199254740992.0);
         same_text(pow(10, e));
     }
     CHECK("fmt: 200k log-uniform values in [1e-6, 1e16] as printf", fmt_mismatches == 0);
     fmt_mismatches = 0;
     for (int i = 0; i < 50000; i++) {
-        uint64_t bits = rnd();
+        uint64_t bits = check_rnd();
         double v;
         memcpy(&v, &bits, sizeof v);
         if (isfinite(v)) same_text(v);
@@ -74,10 +64,10 @@ static void test_fmt(void)
     /* exact decimal ties at the 15th digit: n + 0.5 with 14 integer digits
      * (round half to even, as printf), and short dyadic fractions */
     for (int i = 0; i < 20000; i++) {
-        double n = (double)(10000000000000ull + rnd() % 89999999999999ull);
+        double n = (double)(10000000000000ull + check_rnd() % 89999999999999ull);
         same_text(n + 0.5);
         same_text(-(n + 0.5));
-        same_text(ldexp((double)(rnd() % 1000000 + 1), -(int)(rnd() % 40)));
+        same_text(ldexp((double)(check_rnd() % 1000000 + 1), -(int)(check_rnd() % 40)));
     }
     CHECK("fmt: halfway cases and dyadic fractions", fmt_mismatches == 0);
     fmt_mismatches = 0;

@@ -20,16 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint64_t rng_state = 0x123456789ABCDEFull;
-static uint64_t rnd(void)
-{
-    /* xorshift64*: test inputs only */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-
 static void test_vector_json(void)
 {
     sparse_vec v = {0};
@@ -37,12 +27,12 @@ static void test_vector_json(void)
     int same = 1;
     for (int t = 0; t < 200 && same; t++) {
         sparse_clear(&v);
-        v.dim = (long)(rnd() % 100000) + 1;
+        v.dim = (long)(check_rnd() % 100000) + 1;
         uint32_t idx = 0;
-        size_t n = rnd() % 30;
+        size_t n = check_rnd() % 30;
         for (size_t k = 0; k < n; k++) {
-            idx += (uint32_t)(rnd() % 1000) + (k ? 1 : 0);
-            sparse_push(&v, idx, (double)(rnd() >> 11) / 9007199254740992.0 * (t % 2 ? 1 : 1e5));
+            idx += (uint32_t)(check_rnd() % 1000) + (k ? 1 : 0);
+            sparse_push(&v, idx, (double)(check_rnd() >> 11) / 9007199254740992.0 * (t % 2 ? 1 : 1e5));
         }
         sb_clear(&a);
         sb_clear(&b);
@@ -230,15 +220,15 @@ static void test_max_features_random(void)
 {
     int bad = 0;
     for (int trial = 0; trial < 40 && !bad; trial++) {
-        size_t nwords = 5 + rnd() % 300, ndocs = 1 + rnd() % 60, limit = 1 + rnd() % (nwords + 5);
+        size_t nwords = 5 + check_rnd() % 300, ndocs = 1 + check_rnd() % 60, limit = 1 + check_rnd() % (nwords + 5);
         word_count *wc = xcalloc(nwords, sizeof *wc);
         for (size_t w = 0; w < nwords; w++) snprintf(wc[w].word, sizeof wc[w].word, "w%zu", w);
         char **docs = xcalloc(ndocs, sizeof *docs);
         for (size_t d = 0; d < ndocs; d++) {
             strbuf b = {0};
-            size_t len = rnd() % 40;
+            size_t len = check_rnd() % 40;
             for (size_t k = 0; k < len; k++) {
-                size_t w = rnd() % (rnd() % 2 ? nwords : 1 + nwords / 8); /* some words far more often */
+                size_t w = check_rnd() % (check_rnd() % 2 ? nwords : 1 + nwords / 8); /* some words far more often */
                 wc[w].count++;
                 sb_adds(&b, wc[w].word);
                 sb_addc(&b, ' ');
