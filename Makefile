@@ -56,10 +56,12 @@ all: deps
 deps:
 	@scripts/setup.sh build
 
-programs: $(PROGRAMS) $(UNIT_TESTS)
+programs: $(PROGRAMS) $(UNIT_TESTS) $(PROGRAM_DEPS)
 
+# made anew each time: ar would keep members no longer in LIB_OBJ
 $(BUILD)/lib/libpipeclf.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c

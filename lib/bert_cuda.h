@@ -30,7 +30,10 @@
  * gradients are scattered with float atomics (faster, order-dependent);
  * with it every reduction runs in a fixed order and two runs are bit
  * identical. Built without CUDA (no nvcc at build time), every bert_cuda_*
- * entry point reports "CUDA support was not built in" and auto is the CPU. */
+ * entry point reports "CUDA support was not built in" and auto is the CPU.
+ * Built with it, the GPU code is lib/libpipeclf_cuda.so beside the programs'
+ * bin/, which lib/cuda/loader.c opens on the first bert_cuda_devices or
+ * bert_cuda_new (a program that stays on the CPU never loads cuBLAS). */
 #ifndef PIPECLF_BERT_CUDA_H
 #define PIPECLF_BERT_CUDA_H
 

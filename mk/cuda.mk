@@ -28,13 +28,21 @@ endif
 
 CUDA_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
 NVCCFLAGS ?= -O3 -lineinfo
-ALL_NVCCFLAGS = -std=c++17 $(NVCCFLAGS) $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra -Ilib/cuda
+ALL_NVCCFLAGS = -std=c++17 $(NVCCFLAGS) $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra,-fPIC -Ilib/cuda
 
+# With CUDA the GPU code is a shared library, $(BUILD)/lib/libpipeclf_cuda.so,
+# that lib/cuda/loader.c opens when a program first asks for a device: a
+# program linked with cuBLAS pays ~60 ms at every start. The programs export
+# their symbols for it (-rdynamic) and find it in ../lib from their own
+# directory (so a copy of bin/ and lib/ side by side works too).
 ifeq ($(CUDA_BUILD),1)
-CUDA_OBJ := $(patsubst lib/cuda/%.cu,$(BUILD)/cuda/%.o,$(wildcard lib/cuda/*.cu))
-LIB_OBJ  += $(CUDA_OBJ) $(BUILD)/lib/cuda/device.o
-CPPFLAGS += -DPIPECLF_HAVE_CUDA
-LDLIBS   += -L$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++ -Wl,-rpath,$(CUDA_LIBDIR)
+CUDA_OBJ    := $(patsubst lib/cuda/%.cu,$(BUILD)/cuda/%.o,$(wildcard lib/cuda/*.cu))
+CUDA_SO     := $(BUILD)/lib/libpipeclf_cuda.so
+CUDA_LDLIBS := -L$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++ -Wl,-rpath,$(CUDA_LIBDIR)
+LIB_OBJ     += $(BUILD)/lib/cuda/loader.o $(BUILD)/lib/cuda/device.o
+CPPFLAGS    += -DPIPECLF_HAVE_CUDA
+LDLIBS      += -ldl -rdynamic -Wl,-rpath,'$$ORIGIN/../lib'
+PROGRAM_DEPS += $(CUDA_SO)
 else
 LIB_OBJ  += $(BUILD)/lib/cuda/stub.o $(BUILD)/lib/cuda/device.o
 endif
@@ -42,6 +50,11 @@ endif
 $(BUILD)/cuda/%.o: lib/cuda/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(ALL_NVCCFLAGS) $(CPPFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+# -Bsymbolic: its own bert_cuda_* calls stay inside it, not on loader.c's
+# forwarders of the same names in the program
+$(BUILD)/lib/libpipeclf_cuda.so: $(CUDA_OBJ)
+	@mkdir -p $(@D)
+	$(CXX) -shared -Wl,-Bsymbolic -o $@ $^ $(CUDA_LDLIBS)
 
 # the host-side logic every build has: names, loss scaler, device switch
 UNIT_TESTS += $(BUILD)/unit/test_bert_device
@@ -112,15 +125,17 @@ check-cuda: deps
 $(BUILD)/cuda-tests/harness_kernels.o: tests/cuda/harness_kernels.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(ALL_NVCCFLAGS) $(CPPFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
+# linked with the CUDA code itself (the kernel harness calls kernels and
+# cuBLAS directly), as the programs were before libpipeclf_cuda.so
 $(BUILD)/cuda-tests/harness_kernels: $(BUILD)/cuda-tests/harness_kernels.o $(BUILD)/lib/libpipeclf.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/cuda-tests/test_bert_cuda: $(BUILD)/tests/cuda/test_bert_cuda.o $(BUILD)/lib/libpipeclf.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LDLIBS)
+$(BUILD)/cuda-tests/test_bert_cuda: $(BUILD)/tests/cuda/test_bert_cuda.o $(CUDA_OBJ) $(BUILD)/lib/libpipeclf.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/cuda-tests/bert_gpu_bench: $(BUILD)/bench/bert_gpu.o $(BUILD)/lib/libpipeclf.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LDLIBS)
+$(BUILD)/cuda-tests/bert_gpu_bench: $(BUILD)/bench/bert_gpu.o $(CUDA_OBJ) $(BUILD)/lib/libpipeclf.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LDLIBS)
 -include $(wildcard $(BUILD)/cuda-tests/*.d)
 
 # registers, shared memory, spills of every kernel (no GPU needed)

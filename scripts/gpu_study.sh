@@ -45,8 +45,8 @@ stage() {
     bin=${BIN:-build/release/bin}
     model=${MODEL:-$(scripts/fetch_model.sh)}
     runs=$(mkvar RUNS)
-    ldd "$bin/bert-train" | grep -q libcudart ||
-        die "$bin/bert-train has no CUDA (make programs where nvcc is, see mk/cuda.mk)"
+    cuda_so=$bin/../lib/libpipeclf_cuda.so # the GPU code, loaded on demand (lib/cuda/loader.c)
+    [ -f "$cuda_so" ] || die "$cuda_so missing: a build without CUDA (make programs where nvcc is, see mk/cuda.mk)"
     [ -f "$model/config.json" ] || die "$model: no config.json (MODEL is an HF BERT directory)"
     # the tokens exactly as the study makes them (the make rules, this MODEL)
     mk BIN="$bin" MODEL="$model" "$runs/tokens/train.jsonl" "$runs/tokens/val.jsonl" "$runs/tokens/test.jsonl"
@@ -54,9 +54,10 @@ stage() {
     rm -rf "$STAGE"
     mkdir -p "$p/bin" "$p/lib" "$p/model" "$p/tokens"
     cp "$bin/bert-train" "$bin/predict" "$p/bin/"
-    strip --strip-debug "$p"/bin/*
+    cp "$cuda_so" "$p/lib/"
+    strip --strip-debug "$p"/bin/* "$p"/lib/libpipeclf_cuda.so
     # the libraries they load that are neither the C library's nor CUDA's
-    scripts/copy_libs.sh "$p/lib" "$p"/bin/*
+    scripts/copy_libs.sh "$p/lib" "$p"/bin/* "$p"/lib/libpipeclf_cuda.so
     for f in config.json vocab.txt model.safetensors pytorch_model.bin tokenizer_config.json \
              tokenizer.json special_tokens_map.json; do
         [ -f "$model/$f" ] && cp "$model/$f" "$p/model/"

@@ -19,9 +19,11 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/cuda-tests" "$out/lib"
 for p in bert-train predict wptok; do cp "$build/bin/$p" "$out/bin/"; done
 for t in harness_kernels test_bert_cuda bert_gpu_bench; do cp "$build/cuda-tests/$t" "$out/cuda-tests/"; done
-strip --strip-debug "$out"/bin/* "$out"/cuda-tests/* # the carry limit is 64 MiB with the tree
+# the programs' GPU code, which they load from ../lib when a device is asked for
+cp "$build/lib/libpipeclf_cuda.so" "$out/lib/"
+strip --strip-debug "$out"/bin/* "$out"/cuda-tests/* "$out"/lib/libpipeclf_cuda.so # the carry limit is 64 MiB with the tree
 # the non-system, non-CUDA libraries the binaries load
-scripts/copy_libs.sh "$out/lib" "$out"/bin/* "$out"/cuda-tests/*
+scripts/copy_libs.sh "$out/lib" "$out"/bin/* "$out"/cuda-tests/* "$out"/lib/libpipeclf_cuda.so
 cat > "$out/run.sh" <<'RUN'
 #!/bin/sh
 # On the GPU machine, from the repository root (see tests/cuda/gpu_bundle.sh).
