@@ -142,7 +142,7 @@ train() {
     # shellcheck disable=SC1091
     . "$p/study.env"
     device=${DEVICE:-cuda}
-    cuda=$(dirname "$(find / -name 'libcublas.so.1[0-9]' -path '*cuda*' 2>/dev/null | head -1)")
+    cuda=$(dirname "$(find / -name 'libcublas.so.1[0-9]' -path '*cuda*' \( -type f -o -type l \) 2>/dev/null | head -1)")
     export LD_LIBRARY_PATH="$p/lib:$cuda:${LD_LIBRARY_PATH:-}"
     r=$THERE/out
     { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"; } \

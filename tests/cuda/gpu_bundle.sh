@@ -28,7 +28,7 @@ cat > "$out/run.sh" <<'RUN'
 #!/bin/sh
 # On the GPU machine, from the repository root (see tests/cuda/gpu_bundle.sh).
 here=$(cd "$(dirname "$0")" && pwd)
-cuda=$(dirname "$(find / -name 'libcublas.so.1[0-9]' -path '*cuda*' 2>/dev/null | head -1)")
+cuda=$(dirname "$(find / -name 'libcublas.so.1[0-9]' -path '*cuda*' \( -type f -o -type l \) 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH="$here/lib:$cuda:${LD_LIBRARY_PATH:-}"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
