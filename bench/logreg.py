@@ -225,7 +225,8 @@ ncand = len(part["A"]["sklearn"][1].cv_results_["mean_test_score"])
 print(f"logreg grid search: {ncand} candidates x 5 folds on {n_train} train rows x {dim} features "
       f"(nnz {X['train'].nnz}), --jobs {args.jobs} / n_jobs {args.jobs}, best of {args.reps} run(s), "
       f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-      f"scikit-learn {version('scikit-learn')}; load average at the start {load_start[0]:.2f}")
+      f"scikit-learn {version('scikit-learn')}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+      f"load average at the start {load_start[0]:.2f}")
 print(f"TF-IDF fit (train) + apply (val, test): tfidf {our_tfidf_time:.3f} s, TfidfVectorizer {sk_tfidf_time:.3f} s "
       f"({sk_tfidf_time / our_tfidf_time:.1f}x); their train vectors differ by at most {feature_diff:.2g}")
 titles = {"A": "A. scikit-learn's features, StratifiedKFold(5, shuffle, random_state=42) folds, random_state=0",

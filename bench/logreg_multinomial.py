@@ -79,7 +79,8 @@ with tempfile.TemporaryDirectory() as tmp:
     X, y = read_vectors(vec)
     print(f"multinomial logistic regression: {X.shape[0]} rows x {X.shape[1]} features (nnz {X.nnz}), "
           f"{len(np.unique(y))} classes, best of {args.reps}; {platform.machine()}, {os.cpu_count()} cores, "
-          f"scikit-learn {sklearn.__version__}; load average at the start {os.getloadavg()[0]:.2f}")
+          f"scikit-learn {sklearn.__version__}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+          f"load average at the start {os.getloadavg()[0]:.2f}")
     for C in [float(c) for c in args.cs.split(",")]:
         model = os.path.join(tmp, f"m{C}")
         ours, _ = best_of(lambda: subprocess.run(
