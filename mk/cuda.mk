@@ -33,15 +33,16 @@ ALL_NVCCFLAGS = -std=c++17 $(NVCCFLAGS) $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra
 # With CUDA the GPU code is a shared library, $(BUILD)/lib/libpipeclf_cuda.so,
 # that lib/cuda/loader.c opens when a program first asks for a device: a
 # program linked with cuBLAS pays ~60 ms at every start. The programs export
-# their symbols for it (-rdynamic) and find it in ../lib from their own
-# directory (so a copy of bin/ and lib/ side by side works too).
+# the few of their symbols it uses (lib/cuda/exports.list) and find it in
+# ../lib from their own directory (so a copy of bin/ and lib/ side by side
+# works too).
 ifeq ($(CUDA_BUILD),1)
 CUDA_OBJ    := $(patsubst lib/cuda/%.cu,$(BUILD)/cuda/%.o,$(wildcard lib/cuda/*.cu))
 CUDA_SO     := $(BUILD)/lib/libpipeclf_cuda.so
 CUDA_LDLIBS := -L$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++ -Wl,-rpath,$(CUDA_LIBDIR)
 LIB_OBJ     += $(BUILD)/lib/cuda/loader.o $(BUILD)/lib/cuda/device.o
 CPPFLAGS    += -DPIPECLF_HAVE_CUDA
-LDLIBS      += -ldl -rdynamic -Wl,-rpath,'$$ORIGIN/../lib'
+LDLIBS      += -ldl -Wl,--dynamic-list=lib/cuda/exports.list -Wl,-rpath,'$$ORIGIN/../lib'
 PROGRAM_DEPS += $(CUDA_SO)
 else
 LIB_OBJ  += $(BUILD)/lib/cuda/stub.o $(BUILD)/lib/cuda/device.o

@@ -7,9 +7,9 @@
  * --device cuda or auto pays that.
  *
  * The library finds the programs' own functions (die, xcalloc, the loss
- * scaler, ...) through their exported symbols (-rdynamic) and binds its
- * own bert_cuda_* calls to itself (-Bsymbolic), so these forwarders and
- * the library's definitions of the same names do not meet. Where it cannot
+ * scaler, ...) among the few symbols they export (lib/cuda/exports.list)
+ * and binds its own bert_cuda_* calls to itself (-Bsymbolic), so these
+ * forwarders and the library's definitions of the same names do not meet. Where it cannot
  * be loaded, no device is found and bert_cuda_new says why, as stub.c does
  * in a build without CUDA. */
 #include "bert_cuda.h"
