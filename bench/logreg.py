@@ -49,8 +49,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
+
+from timing import best_of  # bench/timing.py, beside this script
 
 import numpy as np
 
@@ -96,15 +97,6 @@ def cw_name(cw):
     return cw
 
 
-def timed(fn):
-    """the best wall time of args.reps calls of fn, and the last call's result"""
-    best, out = None, None
-    for _ in range(args.reps):
-        start = time.perf_counter()
-        out = fn()
-        took = time.perf_counter() - start
-        best = took if best is None else min(best, took)
-    return best, out
 
 
 def run(cmd):
@@ -118,7 +110,7 @@ def logreg(tmp, name, vectors, folds, seed, exact):
            "--jobs", str(args.jobs), "--seed", str(seed), "--cv-out", cv_csv, vectors]
     if exact:
         cmd.insert(1, "--exact")
-    took, summary = timed(lambda: run(cmd))
+    took, summary = best_of(lambda: run(cmd), args.reps)
     model = json.load(open(os.path.join(model_dir, "logreg.json"), encoding="utf-8"))
     with open(cv_csv, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -147,7 +139,7 @@ def compare(tmp, name, vectors, X_train, y_train, folds, seed, random_state):
             warnings.simplefilter("ignore")
             gs.fit(X_train, y_train)
         return gs
-    out["sklearn"] = timed(sk_grid)
+    out["sklearn"] = best_of(sk_grid, args.reps)
     return out
 
 
@@ -179,7 +171,7 @@ with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDire
         for s in ("val", "test"):
             X[s] = vec.transform(texts[s])
         return X
-    sk_tfidf_time, X = timed(sk_tfidf)
+    sk_tfidf_time, X = best_of(sk_tfidf, args.reps)
     for s in X:
         X[s].sort_indices()
     sk_vec = os.path.join(tmp, "sk.train.vec.jsonl")
@@ -197,7 +189,7 @@ with (contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDire
         for s in ("val", "test"):
             run([tfidf, "apply", "-q", "-m", tmodel, "--drop-text", "-o", our_vec[s],
                  os.path.join(split_dir, s + ".jsonl")])
-    our_tfidf_time, _ = timed(our_tfidf)
+    our_tfidf_time, _ = best_of(our_tfidf, args.reps)
     our_X = {s: read_vectors(our_vec[s])[1] for s in our_vec}
     feature_diff = abs(our_X["train"] - X["train"]).max()
 

@@ -19,8 +19,9 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
 import warnings
+
+from timing import best_of  # bench/timing.py, beside this script
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,14 +59,6 @@ def load_model(path, dim):
     return m, W, np.array(m["intercept"])
 
 
-def best_of(fn):
-    best, out = None, None
-    for _ in range(args.reps):
-        start = time.perf_counter()
-        out = fn()
-        took = time.perf_counter() - start
-        best = took if best is None else min(best, took)
-    return best, out
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -85,14 +78,14 @@ with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, f"m{C}")
         ours, _ = best_of(lambda: subprocess.run(
             [os.path.join(args.bin, "logreg"), "-q", "-m", model, "-C", repr(C), "--multi-class", "multinomial", vec],
-            check=True, capture_output=True))
+            check=True, capture_output=True), args.reps)
 
         def fit_sklearn():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 return LogisticRegression(C=C).fit(X, y)
 
-        theirs, sk = best_of(fit_sklearn)
+        theirs, sk = best_of(fit_sklearn, args.reps)
         m, W, b = load_model(model, X.shape[1])
         dec = X @ W.T + b
         P = np.exp(dec - dec.max(axis=1, keepdims=True))

@@ -22,8 +22,9 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
 import warnings
+
+from timing import best_of  # bench/timing.py, beside this script
 
 import numpy as np
 import sklearn
@@ -88,14 +89,6 @@ def scores(y, pred, P, classes):
     return out
 
 
-def best_of(fn):
-    best, result = None, None
-    for _ in range(args.reps):
-        start = time.perf_counter()
-        result = fn()
-        took = time.perf_counter() - start
-        best = took if best is None else min(best, took)
-    return best, result
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -103,11 +96,11 @@ with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "m.json")
     write_predictions(path, args.n, args.classes)
     c_time, _ = best_of(lambda: subprocess.run([os.path.join(args.bin, "metrics"), "--json", out, "-o",
-                                                os.devnull, path], check=True))
+                                                os.devnull, path], check=True), args.reps)
     mine = json.load(open(out))["summary"]
-    e2e_time, ref = best_of(lambda: scores(*load(path)))
+    e2e_time, ref = best_of(lambda: scores(*load(path)), args.reps)
     data = load(path)
-    only_time, _ = best_of(lambda: scores(*data))
+    only_time, _ = best_of(lambda: scores(*data), args.reps)
 
 worst = max(abs(mine[k] - ref[k]) for k in ref)
 print(f"metrics on {args.n} records, {args.classes} classes, best of {args.reps} runs, "
