@@ -179,10 +179,11 @@ int linsolve_softmax_lr(const linsolve_softmax_problem *p, double tol, int max_i
     if (ctl && ctl->w0) to_solver(ctl->w0, x, n, nvec);
     else memset(x, 0, N * sizeof *x);
     double f = softmax_fg(&e, x, g);
-    int failed = !isfinite(f) || !isfinite(max_abs(N, g)), iter = 0;
+    double gmax = max_abs(N, g); /* the stopping rule's, kept up with g */
+    int failed = !isfinite(f) || !isfinite(gmax), iter = 0;
     size_t npairs = 0, newest = 0;
     double gtol = tol * Csum;
-    while (!failed && max_abs(N, g) > gtol && iter < max_iter) {
+    while (!failed && gmax > gtol && iter < max_iter) {
         for (size_t k = 0; ctl && k < ctl->nsnap; k++)
             if (iter == ctl->snap[k].at) {
                 from_solver(x, ctl->snap[k].w, n, nvec);
@@ -238,7 +239,8 @@ int linsolve_softmax_lr(const linsolve_softmax_problem *p, double tol, int max_i
         memcpy(x, x_new, N * sizeof *x);
         memcpy(g, g_new, N * sizeof *g);
         f = f_new;
-        if (!isfinite(max_abs(N, g))) {
+        gmax = max_abs(N, g);
+        if (!isfinite(gmax)) {
             failed = 1;
             break;
         }
