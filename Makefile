@@ -30,7 +30,7 @@ endif
 ALL_CFLAGS  = $(STD) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRC    := $(wildcard lib/*.c)
+LIB_SRC    := $(wildcard lib/*/*.c)
 FILTER_SRC := $(wildcard filters/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -1,4 +1,4 @@
-/* bert_gpu: training throughput of the CUDA backend (lib/bert_cuda.h) on a
+/* bert_gpu: training throughput of the CUDA backend (lib/bert/bert_cuda.h) on a
  * BERT configuration with random weights and random tokens, for
  * bench/bert_gpu.py, which runs PyTorch on the same shapes in the same run.
  *
@@ -14,10 +14,10 @@
  * for the N weights of the matrix products of the encoder, plus 12 L H T
  * per token for the attention products, plus the pooler: the PaLM
  * convention, as llm.c counts) and the MFU against --peak-tflops. */
-#include "bert.h"
-#include "bert_cuda.h"
-#include "common.h"
-#include "prng.h"
+#include "bert/bert.h"
+#include "bert/bert_cuda.h"
+#include "core/common.h"
+#include "core/prng.h"
 
 #include <getopt.h>
 #include <stdio.h>

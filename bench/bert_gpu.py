@@ -14,7 +14,7 @@ random weights and random tokens (3 labels, no padding), a training step
 (zero_grad, forward, backward, clip_grad_norm_ to 1 with the norm read on
 the host, AdamW) is timed after warm-up steps:
 
-  ours            the C driver: lib/cuda, activations in the precision's type,
+  ours            the C driver: lib/bert/cuda, activations in the precision's type,
                   fp32 master weights (fp16 with dynamic loss scaling)
   torch eager     transformers' model in PyTorch eager mode under
                   torch.autocast (fp16 with GradScaler), torch.optim.AdamW;

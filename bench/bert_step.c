@@ -9,8 +9,8 @@
  * (after one warm-up step), the CPU time of the timed steps, the first
  * training loss or, for inference, the logits (compared with PyTorch's by
  * the script). */
-#include "bert.h"
-#include "common.h"
+#include "bert/bert.h"
+#include "core/common.h"
 
 #include <cblas.h>
 #include <stdlib.h>

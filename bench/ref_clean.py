@@ -3,7 +3,7 @@
 the tweet cleaning as a data scientist would write it with re, html and
 snowballstemmer. Used by bench/csvclean.py (speed and identical output) and to
 generate golden counts; tests/ref/textclean_diff.py runs its step functions
-against lib/textclean.c's, one step at a time, on every tweet.
+against lib/text/textclean.c's, one step at a time, on every tweet.
 
 usage: bench/ref_clean.py --stopwords data/stopwords/english.txt
                           [--out FILE.jsonl] [--stats] CSV...

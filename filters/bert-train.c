@@ -1,21 +1,21 @@
 /* bert-train: token records (input_ids, optional token_type_ids and
  * attention_mask, label) + a pretrained HF BERT directory -> a fine-tuned
  * BertForSequenceClassification directory. Options and the output
- * directory here; the training loop is lib/trainloop (schedules
- * lib/schedule, data and batches lib/tokdata, checkpoints lib/checkpoint,
+ * directory here; the training loop is lib/bert/trainloop (schedules
+ * lib/bert/schedule, data and batches lib/bert/tokdata, checkpoints lib/bert/checkpoint,
  * the model lib/bert). Labels are mapped to class ids in byte order and
  * saved as id2label/label2id. */
-#include "bert.h"
-#include "bert_cuda.h"
-#include "common.h"
-#include "logreg.h"
-#include "ndjson.h"
-#include "numfmt.h"
-#include "outfile.h"
-#include "progress.h"
-#include "strbuf.h"
-#include "tokdata.h"
-#include "trainloop.h"
+#include "bert/bert.h"
+#include "bert/bert_cuda.h"
+#include "core/common.h"
+#include "linear/logreg.h"
+#include "core/ndjson.h"
+#include "core/numfmt.h"
+#include "core/outfile.h"
+#include "core/progress.h"
+#include "core/strbuf.h"
+#include "bert/tokdata.h"
+#include "bert/trainloop.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -155,7 +155,7 @@ static void writable_dir(const char *dir)
  * the resume just wrote. flock on the directory itself: no lock file, and
  * the kernel drops the lock with the process, kill -9 included.
  * A file system without flock (some network ones) runs unlocked. Once
- * locked, the checkpoint temporaries in DIR (lib/outfile's names) are a
+ * locked, the checkpoint temporaries in DIR (lib/core/outfile's names) are a
  * killed run's leftovers, a checkpoint's size each: removed. */
 static void lock_checkpoint_dir(const char *dir)
 {
@@ -176,7 +176,7 @@ static void lock_checkpoint_dir(const char *dir)
     free(pattern);
 }
 
-/* numbers as lib/numfmt writes them (shortest round-trip text) */
+/* numbers as lib/core/numfmt writes them (shortest round-trip text) */
 static void put_num(cJSON *o, const char *key, double v)
 {
     char buf[NUMFMT_MAX];

@@ -1,17 +1,17 @@
 /* cmplot: charts as SVG — a confusion matrix from a metrics JSON document,
  * ROC and precision-recall curves from prediction records, bars comparing
  * runs from metrics JSON documents or a compare CSV, training curves from
- * a metrics log. The curves and AUCs come from lib/metrics (the numbers of
- * `metrics`), the drawing from lib/plot; this file reads inputs. */
-#include "common.h"
-#include "csvread.h"
-#include "metrics.h"
-#include "metrics_report.h"
-#include "ndjson.h"
-#include "outfile.h"
-#include "plot.h"
-#include "strbuf.h"
-#include "svg.h"
+ * a metrics log. The curves and AUCs come from lib/eval/metrics (the numbers of
+ * `metrics`), the drawing from lib/eval/plot; this file reads inputs. */
+#include "core/common.h"
+#include "text/csvread.h"
+#include "eval/metrics.h"
+#include "eval/metrics_report.h"
+#include "core/ndjson.h"
+#include "core/outfile.h"
+#include "eval/plot.h"
+#include "core/strbuf.h"
+#include "eval/svg.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,16 +1,16 @@
 /* csvclean: CSV -> cleaned NDJSON records {"id","text"[,"text_b"],"label"}.
  * Picks columns by name (each input file may order them differently), runs
- * the text-cleaning steps chosen by flags or a preset (lib/textclean), drops
+ * the text-cleaning steps chosen by flags or a preset (lib/text/textclean), drops
  * empty rows, duplicates and small classes, and reports what it dropped. */
-#include "columns.h"
-#include "common.h"
-#include "csvread.h"
-#include "ndjson.h"
-#include "outfile.h"
-#include "progress.h"
-#include "strbuf.h"
-#include "strmap.h"
-#include "textclean.h"
+#include "text/columns.h"
+#include "core/common.h"
+#include "text/csvread.h"
+#include "core/ndjson.h"
+#include "core/outfile.h"
+#include "core/progress.h"
+#include "core/strbuf.h"
+#include "core/strmap.h"
+#include "text/textclean.h"
 
 #include <getopt.h>
 #include <libstemmer.h>

@@ -3,15 +3,15 @@
  * regression with liblinear's objective, as scikit-learn's
  * solver='liblinear'; optionally the options chosen by a cross-validated
  * grid search and the winner refitted on all rows. The work is in
- * lib/logreg (data, training, model file), lib/linsolve (the solvers) and
- * lib/gridsearch (folds, scores, the search); this file holds the options
+ * lib/linear/logreg (data, training, model file), lib/linear/linsolve (the solvers) and
+ * lib/linear/gridsearch (folds, scores, the search); this file holds the options
  * and the messages. */
-#include "common.h"
-#include "gridsearch.h"
-#include "linsolve.h"
-#include "logreg.h"
-#include "progress.h"
-#include "strbuf.h"
+#include "core/common.h"
+#include "linear/gridsearch.h"
+#include "linear/linsolve.h"
+#include "linear/logreg.h"
+#include "core/progress.h"
+#include "core/strbuf.h"
 
 #include <errno.h>
 #include <getopt.h>

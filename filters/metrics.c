@@ -1,12 +1,12 @@
 /* metrics: prediction records -> a text report of classification scores on
  * standard output and, with --json, the full JSON document; with --compare,
- * one table of several prediction files. The scores are lib/metrics, their
- * presentation lib/metrics_report; this file holds options and files. */
-#include "common.h"
-#include "metrics.h"
-#include "metrics_report.h"
-#include "outfile.h"
-#include "strbuf.h"
+ * one table of several prediction files. The scores are lib/eval/metrics, their
+ * presentation lib/eval/metrics_report; this file holds options and files. */
+#include "core/common.h"
+#include "eval/metrics.h"
+#include "eval/metrics_report.h"
+#include "core/outfile.h"
+#include "core/strbuf.h"
 
 #include <getopt.h>
 #include <math.h>

@@ -6,14 +6,14 @@
  * with its own vocabulary, or token records (input_ids), in batches. The
  * model inputs (x, input_ids, token_type_ids, attention_mask) are left out of
  * the output; every other field, id and gold label among them, is kept. */
-#include "baseline.h"
-#include "bert_cuda.h"
-#include "bert_predict.h"
-#include "common.h"
-#include "ndjson.h"
-#include "numfmt.h"
-#include "outfile.h"
-#include "strbuf.h"
+#include "linear/baseline.h"
+#include "bert/bert_cuda.h"
+#include "bert/bert_predict.h"
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "core/numfmt.h"
+#include "core/outfile.h"
+#include "core/strbuf.h"
 
 #include <cblas.h>
 #include <getopt.h>

@@ -2,16 +2,16 @@
  * or records tagged with "split"), with the assignment saved (--ids-out) or
  * reused (--ids-in), and the train split optionally subsampled, resampled to
  * a target class share, or over/under-sampled. The sizes and draws live in
- * lib/split and lib/apportion; this file holds options, records and outputs.
+ * lib/text/split and lib/text/apportion; this file holds options, records and outputs.
  * Records are kept in memory as their original JSON text. */
-#include "apportion.h"
-#include "common.h"
-#include "ndjson.h"
-#include "outfile.h"
-#include "prng.h"
-#include "split.h"
-#include "strbuf.h"
-#include "strmap.h"
+#include "text/apportion.h"
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "core/outfile.h"
+#include "core/prng.h"
+#include "text/split.h"
+#include "core/strbuf.h"
+#include "core/strmap.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -81,7 +81,7 @@ enum {
     OPT_SUBSAMPLE, OPT_RESAMPLE, OPT_TOTAL, OPT_OVERSAMPLE, OPT_UNDERSAMPLE, OPT_STATS, OPT_PROGRESS
 };
 
-/* PRNG streams of the one seed, one per decision (lib/prng) */
+/* PRNG streams of the one seed, one per decision (lib/core/prng) */
 enum { STREAM_SPLIT = 1, STREAM_SUBSAMPLE = 2, STREAM_RESAMPLE = 3, STREAM_BALANCE = 4 };
 
 enum balance { BALANCE_NONE, BALANCE_RESAMPLE, BALANCE_OVER, BALANCE_UNDER };
@@ -613,7 +613,7 @@ static void print_summary(const config *c, const dataset *d)
 
 /* Every output of a run. main holds it, so that what it points to stays
  * reachable if an error ends the program while files are open (leak
- * checkers run at exit; the temporaries are removed by lib/outfile). */
+ * checkers run at exit; the temporaries are removed by lib/core/outfile). */
 typedef struct outputs {
     outfile *files; /* one per split with -d, else the one tagged output */
     size_t nfiles;

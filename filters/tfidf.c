@@ -2,13 +2,13 @@
  * (scikit-learn's TfidfVectorizer). `fit` learns the model from the records
  * and emits their vectors; `apply` streams records through a fitted model.
  * The analysis, pruning, idf, model file and record loops live in
- * lib/tfidf*; this file holds options, fit's reading, and the outputs. */
-#include "common.h"
-#include "ndjson.h"
-#include "outfile.h"
-#include "strbuf.h"
-#include "textclean.h"
-#include "tfidf.h"
+ * lib/linear/tfidf*; this file holds options, fit's reading, and the outputs. */
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "core/outfile.h"
+#include "core/strbuf.h"
+#include "text/textclean.h"
+#include "linear/tfidf.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,14 +1,14 @@
 /* wptok: NDJSON records -> the same records with BERT's input_ids,
  * token_type_ids and attention_mask added (WordPiece from any vocab.txt,
- * HF tokenizers' ids exactly; lib/wordpiece). This file holds the options,
+ * HF tokenizers' ids exactly; lib/text/wordpiece). This file holds the options,
  * the record stream and the worker threads: records are read in batches by
  * the main thread, encoded and formatted by N threads, written in input
  * order. */
-#include "common.h"
-#include "ndjson.h"
-#include "outfile.h"
-#include "strbuf.h"
-#include "wordpiece.h"
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "core/outfile.h"
+#include "core/strbuf.h"
+#include "text/wordpiece.h"
 
 #include <getopt.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-# BERT core (lib/bert, lib/bertconfig, lib/safetensors, lib/pytorch_bin):
+# BERT core (lib/bert, lib/bert/bertconfig, lib/bert/safetensors, lib/bert/pytorch_bin):
 # goldens from transformers + PyTorch, the check that transformers loads a
 # directory we saved, the model fetch, and the CPU benchmarks against PyTorch.
 # The reference runs on Debian's python3-torch, seen by /usr/bin/python3.

@@ -1,9 +1,9 @@
-# The CUDA backend of bert-train and predict (lib/cuda, lib/bert_cuda.h).
-# Read by the Makefile before its rules. Where nvcc exists, lib/cuda/*.cu is
+# The CUDA backend of bert-train and predict (lib/bert/cuda, lib/bert/bert_cuda.h).
+# Read by the Makefile before its rules. Where nvcc exists, lib/bert/cuda/*.cu is
 # compiled for CUDA_ARCH (default "80 90": A100 and H100/H200; CUDA_ARCH=90 drops
 # A100) and linked with cudart + cuBLAS; without nvcc, and under SANITIZE=1
 # (ASan and the CUDA runtime do not mix: CUDA maps memory where ASan keeps
-# its shadow), lib/cuda/stub.c answers "CUDA support was not built in" and
+# its shadow), lib/bert/cuda/stub.c answers "CUDA support was not built in" and
 # the CPU path is the whole program. Either way `make check` needs no GPU.
 #
 #   make cuda-tests   the GPU tests (tests/cuda): kernel harness, parity tests
@@ -28,27 +28,27 @@ endif
 
 CUDA_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
 NVCCFLAGS ?= -O3 -lineinfo
-ALL_NVCCFLAGS = -std=c++17 $(NVCCFLAGS) $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra,-fPIC -Ilib/cuda
+ALL_NVCCFLAGS = -std=c++17 $(NVCCFLAGS) $(CUDA_GENCODE) -Xcompiler -Wall,-Wextra,-fPIC -Ilib/bert/cuda
 
 # With CUDA the GPU code is a shared library, $(BUILD)/lib/libpipeclf_cuda.so,
-# that lib/cuda/loader.c opens when a program first asks for a device: a
+# that lib/bert/cuda/loader.c opens when a program first asks for a device: a
 # program linked with cuBLAS pays ~60 ms at every start. The programs export
-# the few of their symbols it uses (lib/cuda/exports.list) and find it in
+# the few of their symbols it uses (lib/bert/cuda/exports.list) and find it in
 # ../lib from their own directory (so a copy of bin/ and lib/ side by side
 # works too).
 ifeq ($(CUDA_BUILD),1)
-CUDA_OBJ    := $(patsubst lib/cuda/%.cu,$(BUILD)/cuda/%.o,$(wildcard lib/cuda/*.cu))
+CUDA_OBJ    := $(patsubst lib/bert/cuda/%.cu,$(BUILD)/cuda/%.o,$(wildcard lib/bert/cuda/*.cu))
 CUDA_SO     := $(BUILD)/lib/libpipeclf_cuda.so
 CUDA_LDLIBS := -L$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++ -Wl,-rpath,$(CUDA_LIBDIR)
-LIB_OBJ     += $(BUILD)/lib/cuda/loader.o $(BUILD)/lib/cuda/device.o
+LIB_OBJ     += $(BUILD)/lib/bert/cuda/loader.o $(BUILD)/lib/bert/cuda/device.o
 CPPFLAGS    += -DPIPECLF_HAVE_CUDA
-LDLIBS      += -ldl -Wl,--dynamic-list=lib/cuda/exports.list -Wl,-rpath,'$$ORIGIN/../lib'
+LDLIBS      += -ldl -Wl,--dynamic-list=lib/bert/cuda/exports.list -Wl,-rpath,'$$ORIGIN/../lib'
 PROGRAM_DEPS += $(CUDA_SO)
 else
-LIB_OBJ  += $(BUILD)/lib/cuda/stub.o $(BUILD)/lib/cuda/device.o
+LIB_OBJ  += $(BUILD)/lib/bert/cuda/stub.o $(BUILD)/lib/bert/cuda/device.o
 endif
 
-$(BUILD)/cuda/%.o: lib/cuda/%.cu
+$(BUILD)/cuda/%.o: lib/bert/cuda/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(ALL_NVCCFLAGS) $(CPPFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 # -Bsymbolic: its own bert_cuda_* calls stay inside it, not on loader.c's
@@ -68,12 +68,12 @@ ifeq ($(CUDA_BUILD),1)
 CUDA_INC   := $(CUDA_HOME)/include
 EMU        := $(BUILD)/emu
 EMU_CXX    ?= $(CXX)
-EMU_FLAGS   = -std=c++17 -O1 -g -Wall -Wextra -DCUEMU -Itests/cuda -Ilib/cuda -isystem $(CUDA_INC) $(CPPFLAGS) -MMD -MP
+EMU_FLAGS   = -std=c++17 -O1 -g -Wall -Wextra -DCUEMU -Itests/cuda -Ilib/bert/cuda -isystem $(CUDA_INC) $(CPPFLAGS) -MMD -MP
 EMU_LIBS    = $(CPU_LDLIBS) -lstdc++
 
 UNIT_TESTS += $(BUILD)/unit/test_cuda_emu_kernels $(BUILD)/unit/test_cuda_emu_model
 
-$(EMU)/%.o: lib/cuda/%.cu
+$(EMU)/%.o: lib/bert/cuda/%.cu
 	@mkdir -p $(@D)
 	$(EMU_CXX) $(EMU_FLAGS) -x c++ -c -o $@ $<
 $(EMU)/%.o: tests/cuda/%.cu
@@ -141,7 +141,7 @@ $(BUILD)/cuda-tests/bert_gpu_bench: $(BUILD)/bench/bert_gpu.o $(CUDA_OBJ) $(BUIL
 
 # registers, shared memory, spills of every kernel (no GPU needed)
 cuda-report:
-	$(NVCC) $(ALL_NVCCFLAGS) $(CPPFLAGS) --resource-usage -c -o /dev/null lib/cuda/bert_cuda.cu 2>&1 \
+	$(NVCC) $(ALL_NVCCFLAGS) $(CPPFLAGS) --resource-usage -c -o /dev/null lib/bert/cuda/bert_cuda.cu 2>&1 \
 	    | grep -E 'Function properties|Compiling entry|registers|spill' | sed 's/ptxas info *: //'
 
 # training samples/s and MFU of a bert-base-sized model, ours vs PyTorch

@@ -1,7 +1,7 @@
 # wptok: its goldens (HF tokenizers), its benchmark, and its fuzzer.
 #   make golden-wptok   tests/ref/wptok_ref.py -> tests/golden/wptok/ (needs tokenizers)
 #   make bench-wptok    bench/wptok.py: wptok against HF tokenizers, same corpus, same run
-#   make fuzz-wptok     libFuzzer on lib/wordpiece for FUZZ_SECONDS (default 600);
+#   make fuzz-wptok     libFuzzer on lib/text/wordpiece for FUZZ_SECONDS (default 600);
 #                       needs clang (Debian package clang); not part of make check
 GOLDEN_TARGETS += golden-wptok
 BENCH_TARGETS += bench-wptok
@@ -15,10 +15,10 @@ bench-wptok:
 
 FUZZ_SECONDS ?= 600
 FUZZ_CC ?= clang
-WPTOK_FUZZ_SRC := tests/fuzz/fuzz_wptok.c lib/wordpiece.c lib/bert_normalize.c lib/utf8.c lib/common.c \
-                  lib/strbuf.c lib/outfile.c
+WPTOK_FUZZ_SRC := tests/fuzz/fuzz_wptok.c lib/text/wordpiece.c lib/text/bert_normalize.c lib/core/utf8.c lib/core/common.c \
+                  lib/core/strbuf.c lib/core/outfile.c
 
-build/fuzz/fuzz_wptok: $(WPTOK_FUZZ_SRC) lib/wordpiece.h lib/bert_normalize.h lib/unicode_tables.h
+build/fuzz/fuzz_wptok: $(WPTOK_FUZZ_SRC) lib/text/wordpiece.h lib/text/bert_normalize.h lib/text/unicode_tables.h
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz-wptok needs clang: apt-get install clang" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -45,7 +45,7 @@ stage() {
     bin=${BIN:-build/release/bin}
     model=${MODEL:-$(scripts/fetch_model.sh)}
     runs=$(mkvar RUNS)
-    cuda_so=$bin/../lib/libpipeclf_cuda.so # the GPU code, loaded on demand (lib/cuda/loader.c)
+    cuda_so=$bin/../lib/libpipeclf_cuda.so # the GPU code, loaded on demand (lib/bert/cuda/loader.c)
     [ -f "$cuda_so" ] || die "$cuda_so missing: a build without CUDA (make programs where nvcc is, see mk/cuda.mk)"
     [ -f "$model/config.json" ] || die "$model: no config.json (MODEL is an HF BERT directory)"
     # the tokens exactly as the study makes them (the make rules, this MODEL)

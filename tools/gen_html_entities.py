@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes lib/html_entities.h: the tables lib/textclean.c needs to reproduce
+"""Writes lib/text/html_entities.h: the tables lib/text/textclean.c needs to reproduce
 Python's html.unescape exactly, taken from the running Python's html module:
 
   - html.entities.html5: every named character reference (with and without
@@ -8,7 +8,7 @@ Python's html.unescape exactly, taken from the running Python's html module:
     (&#128; -> U+20AC, &#0; -> U+FFFD, ...);
   - html._invalid_codepoints: numeric references html.unescape removes.
 
-Usage: python3 tools/gen_html_entities.py [OUT]   (default lib/html_entities.h)
+Usage: python3 tools/gen_html_entities.py [OUT]   (default lib/text/html_entities.h)
 """
 import html
 import html.entities
@@ -34,7 +34,7 @@ def c_string(s):
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, '..', 'lib', 'html_entities.h')
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, '..', 'lib', 'text', 'html_entities.h')
     named = sorted(html.entities.html5.items(), key=lambda kv: kv[0].encode('utf-8'))
     charrefs = sorted(html._invalid_charrefs.items())
     invalid = sorted(html._invalid_codepoints)
@@ -46,7 +46,7 @@ def main():
         % sys.version.split()[0],
         ' * html module (html.entities.html5, html._invalid_charrefs,',
         ' * html._invalid_codepoints). Do not edit; rerun the script.',
-        ' * Included only by lib/textclean.c. */',
+        ' * Included only by lib/text/textclean.c. */',
         '#ifndef PIPECLF_HTML_ENTITIES_H',
         '#define PIPECLF_HTML_ENTITIES_H',
         '',

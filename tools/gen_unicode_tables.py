@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes lib/unicode_tables.h: the Unicode data lib/bert_normalize.c needs to
+"""Writes lib/text/unicode_tables.h: the Unicode data lib/text/bert_normalize.c needs to
 reproduce HuggingFace tokenizers' BERT normalizer and pre-tokenizer, read
 from the Unicode Character Database (Debian's unicode-data package,
 /usr/share/unicode/):
@@ -31,7 +31,7 @@ letters are lowercased there and not here (this data has no mapping for
 them). Neither bert-base-uncased's nor SciBERT's vocabulary holds them.
 
 How HF's BertNormalizer and BertPreTokenizer use these properties is in
-lib/bert_normalize.h and .c; this script
+lib/text/bert_normalize.h and .c; this script
 only turns the database into lookup tables:
 
   - a two-stage property table, one byte of WP_U_* flags per code point
@@ -41,7 +41,7 @@ only turns the database into lookup tables:
     code points whose flags say they have an entry.
 
 Usage: python3 tools/gen_unicode_tables.py [--ucd DIR] [OUT]
-         (defaults /usr/share/unicode and lib/unicode_tables.h)
+         (defaults /usr/share/unicode and lib/text/unicode_tables.h)
        python3 tools/gen_unicode_tables.py --ucd DIR --dump FILE
          writes one line per code point in the format of
          tests/ref/wptok_unicode_probe.py, to compare with what HF does.
@@ -298,7 +298,7 @@ def write_header(u, path):
         ' * of Unicode %s and normalization data as of %s, as HF tokenizers has them'
         % (u.categories_age, u.normalization_age),
         ' * (the script says why). Do not edit; rerun the script. Included only by',
-        ' * lib/wordpiece.c. */',
+        ' * lib/text/wordpiece.c. */',
         '#ifndef PIPECLF_UNICODE_TABLES_H',
         '#define PIPECLF_UNICODE_TABLES_H',
         '',
@@ -359,7 +359,7 @@ def main():
     ap.add_argument('--dump')
     ap.add_argument('out', nargs='?',
                     default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib',
-                                         'unicode_tables.h'))
+                                         'text', 'unicode_tables.h'))
     a = ap.parse_args()
     u = Ucd(a.ucd)
     if a.dump:

@@ -1,8 +1,8 @@
 /* cuemu: a CPU emulation of the CUDA the backend uses (the runtime calls,
  * kernel launches with blocks, warps, __syncthreads and warp shuffles, and
  * cublasGemmEx / cublasGemmStridedBatchedEx), so that the CPU-only test
- * suite runs lib/cuda's real kernels and model code (compiled with g++ and
- * CUEMU defined; lib/cuda/compat.cuh includes this instead of the toolkit's
+ * suite runs lib/bert/cuda's real kernels and model code (compiled with g++ and
+ * CUEMU defined; lib/bert/cuda/compat.cuh includes this instead of the toolkit's
  * runtime). It is a checker, not a simulator of speed:
  *
  *  - each block runs its threads as cooperative fibers: a thread runs until

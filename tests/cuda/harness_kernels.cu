@@ -1,11 +1,11 @@
-/* harness_kernels: every kernel of lib/cuda/kernels.cuh against a CPU
+/* harness_kernels: every kernel of lib/bert/cuda/kernels.cuh against a CPU
  * reference, over several launch configurations and shapes, for each
  * activation type, then timed: llm.c's dev/cuda harness, all kernels in one
  * program.
  *
  * The references compute in double from the same inputs the kernel gets
- * (rounded to the kernel's type), with lib/bert.c's formulas, and draw the
- * very same dropout masks (lib/cuda/philox.h). Inputs are fresh random
+ * (rounded to the kernel's type), with lib/bert/bert.c's formulas, and draw the
+ * very same dropout masks (lib/bert/cuda/philox.h). Inputs are fresh random
  * numbers for every check, never zeros; outputs are poisoned with NaN
  * before each launch, so an element a kernel fails to write fails the
  * check. A check passes when every element is within atol + rtol |ref|,
@@ -208,7 +208,7 @@ static vector<int> blocks_to_try()
 /* ------------------------------------------------------------------------
  * LayerNorm forward: embeddings and residual blocks. */
 
-/* mean, rstd and the normalised row, lib/bert.c's layernorm_forward in double */
+/* mean, rstd and the normalised row, lib/bert/bert.c's layernorm_forward in double */
 static void ref_layernorm_row(const float *x, int H, double eps, const float *w, const float *b, double *mean,
                               double *rstd, double *y)
 {
@@ -575,7 +575,7 @@ template <typename X> static void check_softmax()
         vector<float> Px((size_t)rows * T);
         for (int r = 0; r < rows; r++) {
             const int b = r / (nh * T);
-            vector<float> v((size_t)T); /* the scaled, masked scores in float, as lib/bert.c computes them */
+            vector<float> v((size_t)T); /* the scaled, masked scores in float, as lib/bert/bert.c computes them */
             float mx = -INFINITY;
             for (int j = 0; j < T; j++) {
                 v[j] = S[(size_t)r * T + j] / sqrt_d + madd[(size_t)b * T + j];

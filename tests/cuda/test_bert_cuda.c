@@ -1,10 +1,10 @@
-/* GPU parity of the CUDA backend (lib/cuda) with lib/bert, the CPU
+/* GPU parity of the CUDA backend (lib/bert/cuda) with lib/bert, the CPU
  * specification, and with the golden states of transformers + PyTorch
  * (tests/golden/bert, read as tests/unit/test_bert.c reads them), after
  * llm.c's test_gpt2: the test drives the real library through its C API
  * (bert_dev_attach, bert_dev_*) and exits non-zero on any mismatch.
  *
- * Tolerances scale with the precision's epsilon e (lib/bert_cuda.h:
+ * Tolerances scale with the precision's epsilon e (lib/bert/bert_cuda.h:
  * 2^-24 fp32, 2^-11 tf32 and fp16, 2^-8 bf16), as tol + |ref| e:
  *  - logits: within max(1e-5, K_LOGIT e max|ref|); the loss likewise;
  *  - every gradient element: |ours - ref| <= (1e-5 + K_GRAD e) s + 1e-4 |ref|,
@@ -23,7 +23,7 @@
  * fp16 loss scaling skips an overflowing step and halves the scale, and
  * grows it after `interval` clean steps; batches of other sizes, an
  * all-padding sequence, a forward without labels; pull/push; the training
- * loop (lib/trainloop) on the GPU against the CPU, and killed + resumed
+ * loop (lib/bert/trainloop) on the GPU against the CPU, and killed + resumed
  * from a checkpoint: bit-identical weights and log, in fp32 and in fp16
  * with a loss scale that moved before the kill; MiniLM (when fetched).
  *
@@ -32,13 +32,13 @@
  * a unit test of `make check` ($(BUILD)/unit/test_cuda_emu_model), where a
  * shorter list runs (fewer AdamW steps, no MiniLM). */
 #include "../unit/check.h"
-#include "bert.h"
-#include "bert_cuda.h"
+#include "bert/bert.h"
+#include "bert/bert_cuda.h"
 #include "../unit/bert_state.h"
 #include "../unit/train_fixture.h"
-#include "checkpoint.h"
-#include "tokdata.h"
-#include "trainloop.h"
+#include "bert/checkpoint.h"
+#include "bert/tokdata.h"
+#include "bert/trainloop.h"
 
 #include <math.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
  *
  *  - the option names of --device and --precision, and each precision's
  *    epsilon;
- *  - Philox4x32-10 (lib/cuda/philox.h) against Random123's known-answer
+ *  - Philox4x32-10 (lib/bert/cuda/philox.h) against Random123's known-answer
  *    vectors, and the dropout draw built on it (the kept fraction);
  *  - the fp16 loss scaler's rule (torch.cuda.amp.GradScaler's: an overflow
  *    skips the step and halves the scale, `interval` clean steps double it);
@@ -13,10 +13,10 @@
  *    through bert_dev_* to lib/bert unchanged: the same bits as calling
  *    lib/bert directly, for a forward, backward, clipping and AdamW step. */
 #include "../unit/check.h"
-#include "bert.h"
-#include "bert_cuda.h"
-#include "common.h"
-#include "cuda/philox.h"
+#include "bert/bert.h"
+#include "bert/bert_cuda.h"
+#include "core/common.h"
+#include "bert/cuda/philox.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
-/* Mutation fuzzing of the model-file readers (lib/pytorch_bin, lib/safetensors,
- * lib/bertconfig): each fixture of tests/golden/bert has random bytes flipped
+/* Mutation fuzzing of the model-file readers (lib/bert/pytorch_bin, lib/bert/safetensors,
+ * lib/bert/bertconfig): each fixture of tests/golden/bert has random bytes flipped
  * or replaced, and is sometimes truncated, N times (default 1500); every
  * reader must accept or refuse it with a message, never crash. Run under
  * ASan + UBSan by `make fuzz-bert SANITIZE=1`. Usage: bert_files [N] [SEED] */
-#include "bertconfig.h"
-#include "common.h"
-#include "pytorch_bin.h"
-#include "safetensors.h"
+#include "bert/bertconfig.h"
+#include "core/common.h"
+#include "bert/pytorch_bin.h"
+#include "bert/safetensors.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target for lib/wordpiece (make fuzz-wptok; not part of make
+/* libFuzzer target for lib/text/wordpiece (make fuzz-wptok; not part of make
  * check). Each input is: a byte of options (pair or not, truncation
  * strategy, padding, special tokens), a byte of maximum length, a byte
  * placing the split between text and text_b, then the text bytes, any
@@ -8,8 +8,8 @@
  * within max_len when truncating, [CLS]/[SEP] in place, the same result
  * twice. The normalizer and pre-tokenizer run on the same bytes.
  * The model: $WPTOK_FUZZ_MODEL (default ../shared/models/bert-base-uncased). */
-#include "common.h"
-#include "wordpiece.h"
+#include "core/common.h"
+#include "text/wordpiece.h"
 
 #include <stdint.h>
 #include <stdlib.h>

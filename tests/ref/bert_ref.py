@@ -7,7 +7,7 @@ HuggingFace transformers 4.40.2 BertForSequenceClassification on PyTorch 1.13
                                    saved as an HF directory (config.json +
                                    model.safetensors), and its debug states
   bert_ref.py micro OUTDIR         a 1-layer model in model.safetensors and both
-                                   pytorch_model.bin formats (lib/pytorch_bin)
+                                   pytorch_model.bin formats (lib/bert/pytorch_bin)
   bert_ref.py minilm MODELDIR OUTDIR
                                    all-MiniLM-L6-v2 (scripts/fetch_model.sh) with a
                                    seeded classifier head, saved beside the state
@@ -16,14 +16,14 @@ HuggingFace transformers 4.40.2 BertForSequenceClassification on PyTorch 1.13
                                    the ones the C code wrote there (DIR/batch.bin)
   bert_ref.py schedules OUTDIR     OUTDIR/schedules.json: the learning rate of every
                                    step under transformers' linear, cosine and constant
-                                   schedules with warmup (lib/schedule)
+                                   schedules with warmup (lib/bert/schedule)
   bert_ref.py check-trained DIR VAL  loads a directory bert-train wrote (with --val
                                    VAL) in transformers and checks the validation
                                    loss and accuracy it gets against the ones
                                    bert-train recorded (trainer_state.json final_eval)
   bert_ref.py train OUTDIR         OUTDIR/train_ref/: a fine-tuning run of the tiny
                                    model (OUTDIR/tiny_model) as transformers' Trainer
-                                   steps it, for lib/trainloop (tests/unit/test_train.c)
+                                   steps it, for lib/bert/trainloop (tests/unit/test_train.c)
 
 A debug state (after llm.c's) is little-endian binary:
   int32 header[256]: magic 20261122, version 1, B, T, num_labels, num_tensors,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Goldens for logreg (lib/logreg, lib/linsolve, lib/gridsearch), made with
+"""Goldens for logreg (lib/linear/logreg, lib/linear/linsolve, lib/linear/gridsearch), made with
 scikit-learn's liblinear. Run by `make golden-logreg`:
 
     tests/ref/logreg_ref.py BIN_DIR SHARED_DIR

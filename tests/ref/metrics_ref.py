@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden values for lib/metrics, from scikit-learn.
+"""Golden values for lib/eval/metrics, from scikit-learn.
 
 Writes, under tests/golden/metrics/ (committed, small):
   NAME.jsonl        prediction records {"id","label","pred","probs",...},

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent reference for lib/prng.c: SplitMix64 seeding + xoshiro256**
+"""Independent reference for lib/core/prng.c: SplitMix64 seeding + xoshiro256**
 (Blackman & Vigna's published algorithms). Writes tests/golden/prng.txt:
 seed stream x1..x5 per line. Run by `make golden`."""
 import sys

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs every lib/textclean step (through tests/ref/textclean_steps.c) and the
+"""Runs every lib/text/textclean step (through tests/ref/textclean_steps.c) and the
 matching step of bench/ref_clean.py on the same inputs and reports the
 differences. Three input sets:
 

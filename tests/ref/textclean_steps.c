@@ -1,13 +1,13 @@
-/* textclean_steps: runs one lib/textclean step over many texts, for
+/* textclean_steps: runs one lib/text/textclean step over many texts, for
  * tests/ref/textclean_diff.py (which builds it against the library).
  * Usage: textclean_steps STEP [STOPWORDS] < texts > results
  * Texts and results are each a 4-byte little-endian length and the bytes. STEP is one of unescape tags urls
  * mentions hashtags controls squeeze repeats lower alpha split normalize
  * tokens; normalize is the tweet preset's normalisation, tokens its token
  * steps (STOPWORDS needed). */
-#include "common.h"
-#include "strbuf.h"
-#include "textclean.h"
+#include "core/common.h"
+#include "core/strbuf.h"
+#include "text/textclean.h"
 
 #include <libstemmer.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 #ifndef PIPECLF_TESTS_BERT_STATE_H
 #define PIPECLF_TESTS_BERT_STATE_H
 
-#include "bert.h"
-#include "common.h"
+#include "bert/bert.h"
+#include "core/common.h"
 
 #include <stdint.h>
 #include <stdio.h>

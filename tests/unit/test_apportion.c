@@ -1,10 +1,10 @@
-/* Unit tests for lib/apportion (largest-remainder counts) and lib/split
+/* Unit tests for lib/text/apportion (largest-remainder counts) and lib/text/split
  * (ratio parsing, stratified assignment, class-wise sampling). Expected
  * counts are worked out by hand in the comments. */
-#include "apportion.h"
+#include "text/apportion.h"
 #include "check.h"
-#include "prng.h"
-#include "split.h"
+#include "core/prng.h"
+#include "text/split.h"
 
 #include <stdlib.h>
 

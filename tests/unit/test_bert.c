@@ -18,11 +18,11 @@
  * Also: gradient accumulation equals the larger batch, save -> load gives
  * bit-identical logits, seeded dropout is reproducible and its backward
  * agrees with finite differences, clip_grad_norm, and the model-file errors. */
-#include "bert.h"
+#include "bert/bert.h"
 #include "bert_state.h"
 #include "check.h"
-#include "common.h"
-#include "safetensors.h"
+#include "core/common.h"
+#include "bert/safetensors.h"
 #include "train_fixture.h"
 
 #include <float.h>

@@ -1,17 +1,17 @@
-/* Model files: lib/safetensors (round trip, dtype conversion, malformed
- * files), lib/bertconfig (HF defaults, refused configurations, label
- * mapping), lib/pytorch_bin (both torch.save formats, refused pickles), and
+/* Model files: lib/bert/safetensors (round trip, dtype conversion, malformed
+ * files), lib/bert/bertconfig (HF defaults, refused configurations, label
+ * mapping), lib/bert/pytorch_bin (both torch.save formats, refused pickles), and
  * lib/bert's directory loading and saving: a saved fine-tuned directory
  * loads back with bit-identical logits, and the errors a user can meet
  * (missing tensor, shape mismatch, sequence too long, ...) say what is wrong.
  * The micro_* fixtures are one model saved by tests/ref/bert_ref.py micro in
  * the three formats; the tiny model is the parity test's (test_bert.c). */
-#include "bert.h"
-#include "bertconfig.h"
+#include "bert/bert.h"
+#include "bert/bertconfig.h"
 #include "check.h"
-#include "common.h"
-#include "pytorch_bin.h"
-#include "safetensors.h"
+#include "core/common.h"
+#include "bert/pytorch_bin.h"
+#include "bert/safetensors.h"
 
 #include <stdint.h>
 #include <stdlib.h>

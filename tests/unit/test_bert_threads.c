@@ -1,4 +1,4 @@
-/* lib/threadpool, and how lib/bert splits its work: threads, and the
+/* lib/core/threadpool, and how lib/bert splits its work: threads, and the
  * padding rows it skips.
  *  - threadpool: every task runs exactly once, on a thread numbered below
  *    the pool's size, over many back-to-back runs; threadpool_part covers
@@ -16,11 +16,11 @@
  *    loss or gradients, also with a padding [CLS] or a sequence of padding
  *    only (whose attention is uniform, as in transformers); a sequence in a
  *    padded batch scores as it does alone, to rounding. */
-#include "bert.h"
+#include "bert/bert.h"
 #include "check.h"
-#include "common.h"
-#include "prng.h"
-#include "threadpool.h"
+#include "core/common.h"
+#include "core/prng.h"
+#include "core/threadpool.h"
 
 #include <cblas.h>
 #include <stdatomic.h>

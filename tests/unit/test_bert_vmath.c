@@ -1,4 +1,4 @@
-/* lib/vmath, the vector loops of lib/bert, against double-precision libm
+/* lib/core/vmath, the vector loops of lib/bert, against double-precision libm
  * (the references are computed here, in double, from their definitions):
  * exp to 2 ulp over [-87, 88] with its edge cases; GELU x * Phi(x) and its
  * derivative to absolute errors no larger than the formula with glibc's
@@ -8,8 +8,8 @@
  * wherever it sits in the array (vector body or tail), which keeps lib/bert
  * deterministic however threads split the work. */
 #include "check.h"
-#include "common.h"
-#include "vmath.h"
+#include "core/common.h"
+#include "core/vmath.h"
 
 #include <float.h>
 #include <math.h>

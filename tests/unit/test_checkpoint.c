@@ -1,21 +1,21 @@
-/* lib/checkpoint's file on its own (test_train.c covers the resume it
+/* lib/bert/checkpoint's file on its own (test_train.c covers the resume it
  * serves): every field of a model's training state and of train_state
  * written and read back exactly, the fp16 loss scaler's state included
  * (version 2) and its absence; a version-1 file (the version-2 layout less
  * the scaler's fields, as bert-train wrote it before) reads as a run
  * without a scaler; a later version, a header cut short and a corrupt loss
  * scale are refused with their messages. */
-#include "bert.h"
+#include "bert/bert.h"
 #include "check.h"
-#include "checkpoint.h"
-#include "common.h"
+#include "bert/checkpoint.h"
+#include "core/common.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The header's layout (lib/checkpoint.c): the magic, 64-bit integers, then
+/* The header's layout (lib/bert/checkpoint.c): the magic, 64-bit integers, then
  * doubles. Version 1 had 26 integers and 7 doubles; version 2 appended 3
  * integers (has_scaler, good_steps, skipped) and 1 double (the scale). */
 enum { MAGIC_LEN = 8, V1_INTS = 26, V1_DOUBLES = 7, V2_INTS = 29, V2_DOUBLES = 8 };

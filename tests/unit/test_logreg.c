@@ -1,15 +1,15 @@
-/* Unit tests for lib/logreg, lib/linsolve and lib/gridsearch: the random
+/* Unit tests for lib/linear/logreg, lib/linear/linsolve and lib/linear/gridsearch: the random
  * source, option parsing, class weights, the grid's candidate order, folds,
  * scores (against scikit-learn's, tests/golden/logreg/scores.json), the
  * model file (round trip, corrupt files) and the prediction helpers. Errors
  * that end the program are run in a child process and their message and
  * exit status checked. */
 #include "check.h"
-#include "common.h"
-#include "gridsearch.h"
-#include "linsolve.h"
-#include "logreg.h"
-#include "strbuf.h"
+#include "core/common.h"
+#include "linear/gridsearch.h"
+#include "linear/linsolve.h"
+#include "linear/logreg.h"
+#include "core/strbuf.h"
 
 #include <cJSON.h>
 #include <math.h>

@@ -1,5 +1,5 @@
-/* Unit tests for the grid search's fast fits (lib/logreg's lr_fit_opts,
- * lib/linsolve's linsolve_ctl): warm starts and the L1 stall rule, on the
+/* Unit tests for the grid search's fast fits (lib/linear/logreg's lr_fit_opts,
+ * lib/linear/linsolve's linsolve_ctl): warm starts and the L1 stall rule, on the
  * golden tweet features (tests/golden/logreg/tweets.jsonl.gz: 1500 rows,
  * 3 classes, scikit-learn TF-IDF; see tests/ref/logreg_ref.py).
  *
@@ -18,9 +18,9 @@
  * preconditioned conjugate gradients) stops by the same rule at the same
  * optimum, and the multi-fit follows it exactly. */
 #include "check.h"
-#include "common.h"
-#include "logreg.h"
-#include "strbuf.h"
+#include "core/common.h"
+#include "linear/logreg.h"
+#include "core/strbuf.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -22,8 +22,8 @@
  * probabilities to 0.02 (both sides stop about tol short of the optimum,
  * by other paths); stopped at max_iter, the iterations equal. */
 #include "check.h"
-#include "common.h"
-#include "logreg.h"
+#include "core/common.h"
+#include "linear/logreg.h"
 
 #include <cJSON.h>
 #include <math.h>

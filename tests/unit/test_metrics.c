@@ -1,8 +1,8 @@
-/* Unit tests for lib/metrics on examples small enough to work out by hand
+/* Unit tests for lib/eval/metrics on examples small enough to work out by hand
  * (worked in the comments); the full scikit-learn comparison is
  * test_metrics_golden.c. */
 #include "check.h"
-#include "metrics.h"
+#include "eval/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Golden test of lib/metrics against scikit-learn: every prediction set in
+/* Golden test of lib/eval/metrics against scikit-learn: every prediction set in
  * tests/golden/metrics/NAME.jsonl is scored, written as `metrics --json`
  * writes it (report_json), parsed back, and each number compared with
  * NAME.sklearn.json, made by tests/ref/metrics_ref.py from the same file
@@ -6,9 +6,9 @@
  * zero_division=0, confusion_matrix, roc_auc_score, average_precision_score,
  * log_loss, calibration_curve). Tolerance 1e-9, relative above 1. */
 #include "check.h"
-#include "metrics.h"
-#include "metrics_report.h"
-#include "ndjson.h"
+#include "eval/metrics.h"
+#include "eval/metrics_report.h"
+#include "core/ndjson.h"
 
 #include <math.h>
 #include <stdlib.h>

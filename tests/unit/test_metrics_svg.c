@@ -1,9 +1,9 @@
-/* Unit tests for lib/svg (XML escaping, fitting text to a width) and
- * lib/plot (the elements a chart is made of), the parts of cmplot that do
+/* Unit tests for lib/eval/svg (XML escaping, fitting text to a width) and
+ * lib/eval/plot (the elements a chart is made of), the parts of cmplot that do
  * not need a renderer; tests/cases/cmplot render the charts. */
 #include "check.h"
-#include "plot.h"
-#include "svg.h"
+#include "eval/plot.h"
+#include "eval/svg.h"
 
 #include <stdlib.h>
 

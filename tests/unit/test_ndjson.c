@@ -1,11 +1,11 @@
-/* lib/ndjson: the escaped-NUL detector that keeps cJSON from cutting a
+/* lib/core/ndjson: the escaped-NUL detector that keeps cJSON from cutting a
  * string short (json_has_nul_escape), on escapes next to each other,
- * escaped backslashes and lines that end inside an escape; and lib/progress's
+ * escaped backslashes and lines that end inside an escape; and lib/core/progress's
  * reading bar on a regular file and on a pipe. */
 #include "check.h"
-#include "common.h"
-#include "ndjson.h"
-#include "progress.h"
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "core/progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>

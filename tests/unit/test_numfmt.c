@@ -1,10 +1,10 @@
-/* Unit test for lib/numfmt: fmt_double's integer arithmetic gives the text
+/* Unit test for lib/core/numfmt: fmt_double's integer arithmetic gives the text
  * of its definition, fmt_double_printf (printf %.15g/%.16g/%.17g until strtod
  * reads the value back), on values across and around its fast range. */
 #include "check.h"
 
-#include "common.h"
-#include "numfmt.h"
+#include "core/common.h"
+#include "core/numfmt.h"
 
 #include <math.h>
 #include <stdint.h>

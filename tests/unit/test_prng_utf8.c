@@ -1,11 +1,11 @@
-/* Unit tests for lib/prng and lib/utf8. The PRNG golden values in
+/* Unit tests for lib/core/prng and lib/core/utf8. The PRNG golden values in
  * tests/golden/prng.txt come from tests/ref/prng_ref.py, an independent
  * Python implementation of SplitMix64 + xoshiro256** (the published
  * algorithms); a mismatch means the sequence changed on this platform. */
 #include "check.h"
-#include "prng.h"
-#include "strbuf.h"
-#include "utf8.h"
+#include "core/prng.h"
+#include "core/strbuf.h"
+#include "core/utf8.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

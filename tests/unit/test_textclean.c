@@ -1,9 +1,9 @@
-/* Unit tests for lib/textclean. Expected values are what bench/ref_clean.py
+/* Unit tests for lib/text/textclean. Expected values are what bench/ref_clean.py
  * (Python's html.unescape, re, str methods, snowballstemmer) gives for the
  * same input; tests/ref/textclean_diff.py compares the two on every tweet. */
 #include "check.h"
-#include "strbuf.h"
-#include "textclean.h"
+#include "core/strbuf.h"
+#include "text/textclean.h"
 
 #include <libstemmer.h>
 #include <stdlib.h>

@@ -1,16 +1,16 @@
-/* Unit tests for lib/tfidf*: the vector JSON against sparse_append_json,
+/* Unit tests for lib/linear/tfidf*: the vector JSON against sparse_append_json,
  * min_df/max_df parsing, the fitting rules on small corpora (expected values worked out from scikit-learn's
  * definitions in the comments), model write -> load round trip, the
  * default-pattern scanner against PCRE2 on every code point, and threads
  * sharing a model. Parity with scikit-learn itself: test_tfidf_golden.c. */
 #include "check.h"
 
-#include "common.h"
-#include "ndjson.h"
-#include "sparse.h"
-#include "strbuf.h"
-#include "tfidf.h"
-#include "utf8.h"
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "linear/sparse.h"
+#include "core/strbuf.h"
+#include "linear/tfidf.h"
+#include "core/utf8.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -22,12 +22,12 @@
 #define _GNU_SOURCE
 #include "check.h"
 
-#include "common.h"
-#include "ndjson.h"
-#include "sparse.h"
-#include "strbuf.h"
-#include "strmap.h"
-#include "tfidf.h"
+#include "core/common.h"
+#include "core/ndjson.h"
+#include "linear/sparse.h"
+#include "core/strbuf.h"
+#include "core/strmap.h"
+#include "linear/tfidf.h"
 
 #include <dirent.h>
 #include <libgen.h>

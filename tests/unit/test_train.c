@@ -1,4 +1,4 @@
-/* lib/trainloop, lib/schedule, lib/tokdata and lib/checkpoint on the tiny
+/* lib/bert/trainloop, lib/bert/schedule, lib/bert/tokdata and lib/bert/checkpoint on the tiny
  * random-initialised model of tests/golden/bert (2 layers, hidden 64):
  *
  *  - schedules: every step's learning rate under the linear, cosine and
@@ -18,13 +18,13 @@
  *  - early stopping: training stops `patience` evaluations after the best
  *    one and the returned weights are that step's, bit for bit;
  *  - bucketing and dynamic padding; a NaN loss; checkpoint file errors. */
-#include "bert.h"
+#include "bert/bert.h"
 #include "check.h"
-#include "checkpoint.h"
-#include "common.h"
-#include "schedule.h"
-#include "tokdata.h"
-#include "trainloop.h"
+#include "bert/checkpoint.h"
+#include "core/common.h"
+#include "bert/schedule.h"
+#include "bert/tokdata.h"
+#include "bert/trainloop.h"
 #include "train_fixture.h"
 
 #include <cblas.h>

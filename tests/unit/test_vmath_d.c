@@ -1,9 +1,9 @@
-/* Unit tests for lib/vmath_d: exp and log over arrays against glibc's
+/* Unit tests for lib/core/vmath_d: exp and log over arrays against glibc's
  * libm, element by element, on random arguments across the ranges the
  * solvers use and beyond, and on the special values. */
 #include "check.h"
-#include "prng.h"
-#include "vmath_d.h"
+#include "core/prng.h"
+#include "core/vmath_d.h"
 
 #include <math.h>
 #include <stdint.h>

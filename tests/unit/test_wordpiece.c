@@ -1,11 +1,11 @@
-/* Unit tests for lib/wordpiece: the encoder against HF tokenizers' ids on
+/* Unit tests for lib/text/wordpiece: the encoder against HF tokenizers' ids on
  * hostile strings (tests/golden/wptok/edge.jsonl) and on every truncation
  * and padding strategy (truncation.txt), both made by tests/ref/wptok_ref.py;
  * then the vocabulary loader and the API on files made here. Needs the
  * models in $SHARED (default ../shared). */
 #include "check.h"
-#include "common.h"
-#include "wordpiece.h"
+#include "core/common.h"
+#include "text/wordpiece.h"
 
 #include <cJSON.h>
 #include <stdlib.h>

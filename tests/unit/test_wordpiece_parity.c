@@ -1,17 +1,17 @@
-/* Parity of lib/wordpiece with HF tokenizers on whole corpora: every tweet
+/* Parity of lib/text/wordpiece with HF tokenizers on whole corpora: every tweet
  * (train + test), every ACL 2025 paper as a (title, abstract) pair and every
  * ICLR abstract with bert-base-uncased, and the papers with SciBERT's vocab.
- * The CSVs are read from $SHARED with lib/csvread, the reader csvclean uses
+ * The CSVs are read from $SHARED with lib/text/csvread, the reader csvclean uses
  * (with no cleaning step csvclean passes the text on unchanged; the golden
  * script checks that too). tests/golden/wptok/<corpus>.fnv holds HF's ids,
  * hashed per record, and samples.jsonl some records' ids in full; both made
  * by tests/ref/wptok_ref.py. A mismatch names the record. */
 #include "check.h"
-#include "columns.h"
-#include "common.h"
-#include "csvread.h"
-#include "strbuf.h"
-#include "wordpiece.h"
+#include "text/columns.h"
+#include "core/common.h"
+#include "text/csvread.h"
+#include "core/strbuf.h"
+#include "text/wordpiece.h"
 
 #include <cJSON.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/* Unit test for lib/bert_normalize and the generated lib/unicode_tables.h:
+/* Unit test for lib/text/bert_normalize and the generated lib/text/unicode_tables.h:
  * for every code point, what HF tokenizers' BertNormalizer steps and
  * BertPreTokenizer do with it (tests/golden/wptok/unicode.txt, recorded by
  * tests/ref/wptok_ref.py from the real package), and the canonical ordering
@@ -8,9 +8,9 @@
  * Unicode 15.0 data the tables come from, which HF lowercases because its
  * Rust standard library has a later Unicode (16 and 17 added cased letters).
  * No BERT vocabulary holds them. Any other difference fails. */
-#include "bert_normalize.h"
+#include "text/bert_normalize.h"
 #include "check.h"
-#include "utf8.h"
+#include "core/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>

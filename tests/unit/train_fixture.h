@@ -7,10 +7,10 @@
 #ifndef PIPECLF_TESTS_TRAIN_FIXTURE_H
 #define PIPECLF_TESTS_TRAIN_FIXTURE_H
 
-#include "bert.h"
-#include "common.h"
-#include "tokdata.h"
-#include "trainloop.h"
+#include "bert/bert.h"
+#include "core/common.h"
+#include "bert/tokdata.h"
+#include "bert/trainloop.h"
 
 #include <math.h>
 #include <stdint.h>
