@@ -7,8 +7,13 @@
 #              run (scikit-learn, PyTorch, transformers, tokenizers, ...);
 #              never needed by the programs or by `make check`
 # As root it runs apt-get itself; otherwise it prints the exact command and stops.
+# With --dry-run first it prints the Debian packages it would install (one
+# line, empty when none) and does nothing else.
 set -eu
+dry_run=0
+[ "${1:-}" = --dry-run ] && { dry_run=1; shift; }
 what=${1:-build}
+case $what in build | reference) ;; *) echo "usage: setup.sh [--dry-run] build|reference" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 
 build_pkgs="gcc make pkg-config libcsv-dev libcjson-dev libstemmer-dev libpcre2-dev libopenblas-dev unicode-data libxml2-utils librsvg2-bin python3 python3-pip"
@@ -21,9 +26,16 @@ missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-# python3 and pip may come from elsewhere (pyenv): only ask apt when absent
-case "$missing" in *python3*) python3 -m pip --version >/dev/null 2>&1 &&
-    missing=$(echo "$missing" | sed 's/ python3-pip//; s/ python3\b//') ;; esac
+# python3 and pip may come from elsewhere (pyenv): only ask apt when absent.
+# Whole words only: python3-torch is not python3.
+if python3 -m pip --version >/dev/null 2>&1; then
+    kept=""
+    for p in $missing; do
+        case $p in python3 | python3-pip) ;; *) kept="$kept $p" ;; esac
+    done
+    missing=$kept
+fi
+[ "$dry_run" = 1 ] && { echo "${missing# }"; exit 0; }
 
 if [ -n "$missing" ]; then
     cmd="apt-get install -y --no-install-recommends$missing"
