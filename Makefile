@@ -4,6 +4,7 @@
 #   make check SANITIZE=1   the same under ASan + UBSan (separate build directory)
 #   make study      run the tweet study (pipelines/tweets.mk) on ../shared data (FAST=1: 40% train)
 #   make baseline   only its TF-IDF + logistic-regression half; make bert: its BERT half
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall takes it back)
 #   make bench      run the benchmarks in bench/ (needs the Python reference tools)
 #   make golden     regenerate the committed golden files with the reference tools
 
@@ -16,7 +17,7 @@ STD      := -std=gnu11
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
 BLAS_CFLAGS  := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS    := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
-CPPFLAGS += -Ilib $(CJSON_CFLAGS) $(BLAS_CFLAGS) -DPIPECLF_DATADIR='"$(abspath data)"'
+CPPFLAGS += -Ilib $(CJSON_CFLAGS) $(BLAS_CFLAGS)
 LDLIBS   := -lcjson -lcsv -lstemmer -lpcre2-8 $(BLAS_LIBS) -lm -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -46,7 +47,7 @@ BENCH_TARGETS  := bench-csvclean
 GOLDEN_TARGETS := golden-data
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all programs check test study baseline bert bench golden deps clean bench-csvclean golden-data
+.PHONY: all programs check test study baseline bert install uninstall bench golden deps clean bench-csvclean golden-data
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -56,7 +57,14 @@ all: deps
 deps:
 	@scripts/setup.sh build
 
-programs: $(PROGRAMS) $(UNIT_TESTS) $(PROGRAM_DEPS)
+programs: $(PROGRAMS) $(UNIT_TESTS) $(PROGRAM_DEPS) $(BUILD)/share/pipeclf/data
+
+# The build tree is laid out as an install is: the programs find the shipped
+# data in ../share/pipeclf/data from their own directory (lib/core/datadir.h),
+# here a link to data/.
+$(BUILD)/share/pipeclf/data:
+	@mkdir -p $(@D)
+	ln -sfn $$(realpath -m --relative-to=$(@D) data) $@
 
 # made anew each time: ar would keep members no longer in LIB_OBJ
 $(BUILD)/lib/libpipeclf.a: $(LIB_OBJ)
@@ -79,11 +87,31 @@ $(BUILD)/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/lib/libpipeclf.a
 # The suite: C unit tests, then the data-driven cases in tests/cases/<prog>/<case>/.
 check test: deps
 	@$(MAKE) --no-print-directory programs
-	@tests/run.sh $(BUILD) $(SHARED)
+	@SANITIZE=$(SANITIZE) tests/run.sh $(BUILD) $(SHARED)
 
 # The study as far as it exists; see pipelines/tweets.mk for its variables.
-study baseline bert: all
+# The data is looked for first, before anything is built: a missing file
+# stops make with the study file's one line (what is missing, the variable
+# that moves it, where the data comes from).
+STUDY_GOALS := study baseline bert
+ifneq ($(filter $(STUDY_GOALS),$(MAKECMDGOALS)),)
+STUDY_DATA_ERROR := $(shell $(MAKE) -s --no-print-directory -f pipelines/tweets.mk 'SHARED=$(SHARED)' \
+                            $(if $(filter command line,$(origin DATA)),'DATA=$(DATA)') data-present 2>&1 >/dev/null \
+                            | sed -n 's/^.*\*\*\* \(.*\)\.  Stop\.$$/\1/p')
+$(if $(STUDY_DATA_ERROR),$(error $(STUDY_DATA_ERROR)))
+endif
+$(STUDY_GOALS): all
 	@$(MAKE) --no-print-directory -f pipelines/tweets.mk BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) $@
+
+# make install PREFIX=/usr/local DESTDIR=: the programs, the GPU library when
+# built, man pages, shipped data, the studies' make files (scripts/install.sh
+# says where); make uninstall removes exactly what install wrote.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: programs
+	@scripts/install.sh install $(BUILD) $(DESTDIR)$(PREFIX)
+uninstall:
+	@scripts/install.sh uninstall $(DESTDIR)$(PREFIX)
 
 
 bench: all

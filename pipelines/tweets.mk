@@ -5,6 +5,7 @@
 # FAST=1 trains both on the 40% train subsample, as the original notebook.
 # Every input path and knob is a variable:
 #   SHARED  the shared folder (default ../shared)   DATA  the CSV folder
+#   BIN     the programs (default: the build's, or an install's bin/)
 #   RUNS    output folder (runs/tweets, or runs/tweets-fast with FAST=1)
 #   SEED    split, CV and training seed (42)        JOBS  threads (2)
 #   MODEL   pretrained BERT directory (default: all-MiniLM-L6-v2, fetched
@@ -14,9 +15,17 @@
 #   EPOCHS, LR, BATCH, MAX_LEN, EVAL_EVERY, PATIENCE   BERT fine-tuning
 #   DEVICE, PRECISION   where BERT trains and predicts: cpu (default), cuda or
 #           auto; on the GPU fp32 (default), tf32, bf16 or fp16
+# This file's folder: its scripts are found from here (pipelines/, scripts/),
+# in the source tree and under PREFIX/share/pipeclf alike.
+PIPELINES := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+include $(PIPELINES)/data.mk
+
 SHARED ?= ../shared
 DATA   ?= $(SHARED)/datasets/tweet_sentiment_extraction
-BIN    ?= build/release/bin
+# the programs: the build's, else an install's (PREFIX/bin beside PREFIX/share/pipeclf)
+BIN    ?= $(firstword $(wildcard $(PIPELINES)/../build/release/bin) $(abspath $(PIPELINES)/../../../bin))
+$(call require_data,$(DATA)/train.csv,DATA,the Kaggle competition "Tweet Sentiment Extraction" (kaggle.com/c/tweet-sentiment-extraction: train.csv and test.csv))
+$(call require_data,$(DATA)/test.csv,DATA,the Kaggle competition "Tweet Sentiment Extraction" (kaggle.com/c/tweet-sentiment-extraction: train.csv and test.csv))
 SEED   ?= 42
 JOBS   ?= 2
 FAST   ?= 0
@@ -38,7 +47,7 @@ CV   ?= 5
 
 # BERT: AdamW with linear warmup, evaluation on val every EVAL_EVERY steps,
 # early stopping, the best checkpoint by validation macro-F1 restored.
-MODEL      ?= $(shell scripts/fetch_model.sh)
+MODEL      ?= $(shell $(PIPELINES)/../scripts/fetch_model.sh)
 EPOCHS     ?= 2
 LR         ?= 1e-4
 BATCH      ?= 32
@@ -65,13 +74,15 @@ BERT     := $(RUNS)/bert
 SPLITS   := $(SPLIT)/train.jsonl $(SPLIT)/val.jsonl $(SPLIT)/test.jsonl
 EVALS    := val test
 
-.PHONY: study data baseline bert
+.PHONY: study data data-present baseline bert
 .DELETE_ON_ERROR:
 # intermediate files (token records) are kept: a later run reuses them
 .SECONDARY:
 
 study: $(RUNS)/report.md $(RUNS)/model_card.json
 data: $(SPLITS)
+# nothing to do: reading this file has checked that the data is there
+data-present:
 baseline: $(BASE)/report.md
 bert: $(BERT)/compare.md
 
@@ -135,8 +146,8 @@ endef
 $(eval $(call scored,$(BASE),baseline))
 $(eval $(call scored,$(BERT),bert))
 
-$(BASE)/report.md: $(BASE)/compare.md pipelines/report.sh $(RUNS)/split.stats.json $(BASE)/cv.csv
-	pipelines/report.sh $(RUNS) baseline > $@.tmp && mv $@.tmp $@
+$(BASE)/report.md: $(BASE)/compare.md $(PIPELINES)/report.sh $(RUNS)/split.stats.json $(BASE)/cv.csv
+	$(PIPELINES)/report.sh $(RUNS) baseline > $@.tmp && mv $@.tmp $@
 
 # ---- the study: baseline vs BERT, val vs test
 RUNS_NAMES := $(subst $(space),$(comma),$(foreach m,baseline bert,$(EVALS:%=$(m)-%)))
@@ -149,9 +160,9 @@ $(RUNS)/compare.md $(RUNS)/compare.csv &: $(RUNS_PREDS)
 $(RUNS)/compare.svg: $(RUNS)/compare.csv
 	$(BIN)/cmplot bars --title 'baseline vs BERT, val and test' $< -o $@
 
-$(RUNS)/report.md: pipelines/report.sh $(RUNS)/compare.md $(RUNS)/compare.svg $(BASE)/compare.md \
+$(RUNS)/report.md: $(PIPELINES)/report.sh $(RUNS)/compare.md $(RUNS)/compare.svg $(BASE)/compare.md \
                    $(BERT)/compare.md $(BERT)/curves.svg $(BASE)/cv.csv
-	pipelines/report.sh $(RUNS) study > $@.tmp && mv $@.tmp $@
+	$(PIPELINES)/report.sh $(RUNS) study > $@.tmp && mv $@.tmp $@
 
-$(RUNS)/model_card.json: pipelines/model_card.sh $(RUNS)/compare.csv $(BERT)/model/model.safetensors
-	pipelines/model_card.sh $(RUNS) "$(MODEL)" > $@.tmp && mv $@.tmp $@
+$(RUNS)/model_card.json: $(PIPELINES)/model_card.sh $(RUNS)/compare.csv $(BERT)/model/model.safetensors
+	$(PIPELINES)/model_card.sh $(RUNS) "$(MODEL)" > $@.tmp && mv $@.tmp $@

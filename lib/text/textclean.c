@@ -1,6 +1,7 @@
 #include "textclean.h"
 
 #include "core/common.h"
+#include "core/datadir.h"
 #include "html_entities.h"
 #include "core/strmap.h"
 #include "core/utf8.h"
@@ -469,21 +470,19 @@ struct stopword_set {
     strmap words;
 };
 
-#ifndef PIPECLF_DATADIR
-#define PIPECLF_DATADIR "data"
-#endif
-
 char *stopwords_resolve(const char *arg)
 {
     struct stat st;
     if (strchr(arg, '/') || stat(arg, &st) == 0) return xstrdup(arg);
-    const char *dir = getenv("PIPECLF_DATA");
+    const char *dir = data_dir();
+    if (!dir) die_usage("--stopwords: cannot find the data directory (set PIPECLF_DATA to the folder holding stopwords/)");
     strbuf path = {0};
-    sb_adds(&path, dir ? dir : PIPECLF_DATADIR);
+    sb_adds(&path, dir);
     sb_adds(&path, "/stopwords/");
     sb_adds(&path, arg);
     sb_adds(&path, ".txt");
-    if (stat(path.s, &st) != 0) die_usage("--stopwords: no list '%s' (looked for %s)", arg, path.s);
+    if (stat(path.s, &st) != 0)
+        die_usage("--stopwords: no list '%s' (looked for %s; PIPECLF_DATA sets the data directory)", arg, path.s);
     return path.s;
 }
 

@@ -27,7 +27,7 @@ stopword_set *stopwords_load(const char *path);
  * *n malloc'd strings, itself malloc'd). */
 char **stopwords_read(const char *path, size_t *n);
 /* The file of a --stopwords argument: a list shipped in data/stopwords
- * ("english" -> $PIPECLF_DATA or the build's data dir + /stopwords/english.txt),
+ * ("english" -> data_dir() + /stopwords/english.txt, lib/core/datadir.h),
  * or else a path. Dies with a usage error naming where it looked. Malloc'd. */
 char *stopwords_resolve(const char *name_or_path);
 int stopwords_contains(const stopword_set *s, const char *w, size_t n);
