@@ -29,6 +29,16 @@ static const char usage_text[] =
     "                       (default: 'text')\n"
     "  --join STR           separator between joined --text columns (default: ' ')\n"
     "  --text-b COL         second segment for pair input, emitted as text_b\n"
+    "  --drop-empty-b       leave text_b out of a record whose text_b is empty\n"
+    "                       after cleaning (the text alone, not a pair with \"\")\n"
+    "  --joined-field NAME  also emit text and text_b joined by --join as NAME\n"
+    "                       (one text for models that take no pairs)\n"
+    "  --keep COL[=FIELD]   also emit column COL as FIELD (default: COL), cleaned\n"
+    "                       by the steps before the token steps; left out when\n"
+    "                       empty (repeatable)\n"
+    "  --where COL=VALUE    keep only the rows whose COL is VALUE; repeat for\n"
+    "                       more values of a column (any of them) or for more\n"
+    "                       columns (each must match)\n"
     "  --label COL          label column (default: 'label')\n"
     "  --no-label           the input has no labels; records get none\n"
     "  --rename-label OLD=NEW  rename a label (repeatable)\n"
@@ -79,6 +89,7 @@ enum {
     OPT_ID = 256, OPT_TEXT, OPT_JOIN, OPT_TEXT_B, OPT_LABEL, OPT_NO_LABEL, OPT_RENAME,
     OPT_DROP_MISSING, OPT_MAX_REPEAT, OPT_NO_MAX_REPEAT, OPT_STOPWORDS, OPT_NO_STOPWORDS,
     OPT_STEM, OPT_NO_STEM, OPT_LIGHT, OPT_PRESET, OPT_MIN_CLASS, OPT_REPLACE, OPT_STATS, OPT_PROGRESS,
+    OPT_DROP_EMPTY_B, OPT_JOINED, OPT_KEEP, OPT_WHERE,
     /* boolean steps: OPT_FLAG + index to set, OPT_NOFLAG + index to clear */
     OPT_FLAG = 512, OPT_NOFLAG = 640
 };
@@ -92,8 +103,16 @@ typedef struct rename_rule {
     char *from, *to;
 } rename_rule;
 
+/* COL=VALUE of --where, COL[=FIELD] of --keep */
+typedef struct column_pair {
+    char *column, *value;
+} column_pair;
+
 typedef struct config {
-    const char *id_col, *text_b_col, *label_col, *join, *light_field;
+    const char *id_col, *text_b_col, *label_col, *join, *light_field, *joined_field;
+    int drop_empty_b;
+    column_pair *keeps, *wheres;
+    size_t n_keeps, n_wheres;
     const char **text_cols;
     size_t n_text_cols;
     int no_label, drop_missing_label, replace_invalid, quiet, progress;
@@ -108,9 +127,11 @@ typedef struct config {
 
 /* what happened to the rows, for the summary and --stats */
 typedef struct counts {
+    size_t not_matching; /* rows --where left out */
     size_t read, empty, duplicate, empty_after_tokens, missing_label, small_class, written;
     size_t replaced_bytes;
     strmap labels;        /* label -> rows written */
+    strmap small_classes; /* label -> rows, of the classes --min-class-count dropped */
     strmap file_rows;     /* file -> rows read */
     const char **files;
     size_t n_files;
@@ -133,6 +154,37 @@ static void apply_preset(config *c, const char *name)
     c->stem_arg = xstrdup("english");
 }
 
+/* COL=VALUE (or COL alone, when the value is optional: --keep's field
+ * defaults to the column's name) */
+static void add_pair(column_pair **v, size_t *n, const char *opt, const char *arg, int value_needed)
+{
+    const char *eq = strrchr(arg, '=');
+    if (eq == arg || (value_needed && !eq)) die_usage("%s: expected COL=%s, got '%s'", opt, value_needed ? "VALUE" : "FIELD", arg);
+    *v = xrealloc(*v, (*n + 1) * sizeof **v);
+    (*v)[*n].column = eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
+    (*v)[*n].value = xstrdup(eq ? eq + 1 : arg);
+    (*n)++;
+}
+
+/* A field name a record already has, or one given twice, is a usage error. */
+static void check_field_names(const config *c)
+{
+    size_t cap = 6 + c->n_keeps, n = 0;
+    const char **name = xmalloc(cap * sizeof *name), **opt = xmalloc(cap * sizeof *opt);
+    static const char *own[] = {"id", "text", "text_b", "label"};
+    for (size_t i = 0; i < 4; i++) name[n] = own[i], opt[n++] = NULL;
+    if (c->light_field) name[n] = c->light_field, opt[n++] = "--light-field";
+    if (c->joined_field) name[n] = c->joined_field, opt[n++] = "--joined-field";
+    for (size_t i = 0; i < c->n_keeps; i++) name[n] = c->keeps[i].value, opt[n++] = "--keep";
+    for (size_t i = 4; i < n; i++) {
+        if (!*name[i]) die_usage("%s: empty field name", opt[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(name[i], name[j]) == 0) die_usage("%s: '%s' is already a record field", opt[i], name[i]);
+    }
+    free(name);
+    free(opt);
+}
+
 static void parse_args(config *c, int argc, char **argv)
 {
     static struct option base[] = {
@@ -151,6 +203,10 @@ static void parse_args(config *c, int argc, char **argv)
         {"stem", required_argument, 0, OPT_STEM},
         {"no-stem", no_argument, 0, OPT_NO_STEM},
         {"light-field", required_argument, 0, OPT_LIGHT},
+        {"drop-empty-b", no_argument, 0, OPT_DROP_EMPTY_B},
+        {"joined-field", required_argument, 0, OPT_JOINED},
+        {"keep", required_argument, 0, OPT_KEEP},
+        {"where", required_argument, 0, OPT_WHERE},
         {"preset", required_argument, 0, OPT_PRESET},
         {"min-class-count", required_argument, 0, OPT_MIN_CLASS},
         {"replace-invalid", no_argument, 0, OPT_REPLACE},
@@ -203,6 +259,10 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_STEM: free(c->stem_arg); c->stem_arg = xstrdup(optarg); break;
         case OPT_NO_STEM: free(c->stem_arg); c->stem_arg = NULL; break;
         case OPT_LIGHT: c->light_field = optarg; break;
+        case OPT_DROP_EMPTY_B: c->drop_empty_b = 1; break;
+        case OPT_JOINED: c->joined_field = optarg; break;
+        case OPT_KEEP: add_pair(&c->keeps, &c->n_keeps, "--keep", optarg, 0); break;
+        case OPT_WHERE: add_pair(&c->wheres, &c->n_wheres, "--where", optarg, 1); break;
         case OPT_PRESET: apply_preset(c, optarg); break;
         case OPT_MIN_CLASS: c->min_class_count = parse_long_opt("--min-class-count", optarg, 0, 1L << 40); break;
         case OPT_REPLACE: c->replace_invalid = 1; break;
@@ -223,11 +283,9 @@ static void parse_args(config *c, int argc, char **argv)
         c->n_text_cols = 1;
     }
     if (c->no_label && c->min_class_count) die_usage("--min-class-count needs labels (drop --no-label)");
-    if (c->light_field) {
-        static const char *taken[] = {"id", "text", "text_b", "label"};
-        for (size_t i = 0; i < 4; i++)
-            if (strcmp(c->light_field, taken[i]) == 0) die_usage("--light-field: '%s' is already a record field", taken[i]);
-    }
+    check_field_names(c);
+    if ((c->drop_empty_b || c->joined_field) && !c->text_b_col)
+        die_usage("%s needs --text-b", c->drop_empty_b ? "--drop-empty-b" : "--joined-field");
 }
 
 static stopword_set *load_stopwords(const char *arg)
@@ -261,6 +319,7 @@ static const char *rename_label(const config *c, const char *label)
 typedef struct file_columns {
     long id, text_b, label;
     size_t *text;
+    size_t *keep, *where; /* the columns of --keep and --where */
     size_t n_fields;
 } file_columns;
 
@@ -272,6 +331,24 @@ static void resolve_columns(const config *c, const csv_row *h, const char *file,
     fc->label = c->no_label ? -1 : (long)column_require(h, file, c->label_col ? c->label_col : "label");
     fc->text = xrealloc(fc->text, c->n_text_cols * sizeof *fc->text);
     for (size_t i = 0; i < c->n_text_cols; i++) fc->text[i] = column_require(h, file, c->text_cols[i]);
+    fc->keep = xrealloc(fc->keep, (c->n_keeps + 1) * sizeof *fc->keep);
+    for (size_t i = 0; i < c->n_keeps; i++) fc->keep[i] = column_require(h, file, c->keeps[i].column);
+    fc->where = xrealloc(fc->where, (c->n_wheres + 1) * sizeof *fc->where);
+    for (size_t i = 0; i < c->n_wheres; i++) fc->where[i] = column_require(h, file, c->wheres[i].column);
+}
+
+/* --where: for each column named, the row's value is one of those given */
+static int row_matches(const config *c, const csv_row *row, const file_columns *fc)
+{
+    for (size_t i = 0; i < c->n_wheres; i++) {
+        int any = 0, seen_before = 0;
+        for (size_t j = 0; j < i && !seen_before; j++) seen_before = fc->where[j] == fc->where[i];
+        if (seen_before) continue; /* that column was judged with all its values */
+        for (size_t j = i; j < c->n_wheres && !any; j++)
+            any = fc->where[j] == fc->where[i] && strcmp(row->field[fc->where[j]].s, c->wheres[j].value) == 0;
+        if (!any) return 0;
+    }
+    return 1;
 }
 
 static void trim_ascii(strbuf *b)
@@ -292,7 +369,7 @@ typedef struct cleaner {
     counts n;
     held_record *held;       /* only with --min-class-count */
     size_t n_held, cap_held;
-    strbuf raw, text_a, text_b, tok_a, tok_b, key, json;
+    strbuf raw, text_a, text_b, tok_a, tok_b, key, json, kept;
 } cleaner;
 
 static void emit(cleaner *cl, FILE *out, const char *label)
@@ -311,12 +388,26 @@ static void emit(cleaner *cl, FILE *out, const char *label)
     e->value++;
 }
 
+/* ,"NAME":"VALUE" */
+static void add_field(strbuf *json, const char *name, const strbuf *value)
+{
+    sb_addc(json, ',');
+    json_quote(json, name, strlen(name));
+    sb_addc(json, ':');
+    json_quote(json, sb_str(value), value->len);
+}
+
 static void clean_row(cleaner *cl, const csv_row *row, const file_columns *fc, const char *file, FILE *out)
 {
     const config *c = cl->cfg;
     cl->n.read++;
     if (row->n != fc->n_fields)
         die_at(file, row->line, "row has %zu field%s, the header has %zu", row->n, row->n == 1 ? "" : "s", fc->n_fields);
+
+    if (c->n_wheres && !row_matches(c, row, fc)) {
+        cl->n.not_matching++;
+        return;
+    }
 
     const char *label = "";
     if (fc->label >= 0) {
@@ -392,9 +483,23 @@ static void clean_row(cleaner *cl, const csv_row *row, const file_columns *fc, c
     json_quote(&cl->json, id, id_len);
     sb_adds(&cl->json, ",\"text\":");
     json_quote(&cl->json, sb_str(final_a), final_a->len);
-    if (fc->text_b >= 0) {
+    if (fc->text_b >= 0 && !(c->drop_empty_b && final_b->len == 0)) {
         sb_adds(&cl->json, ",\"text_b\":");
         json_quote(&cl->json, sb_str(final_b), final_b->len);
+    }
+    if (c->joined_field) {
+        sb_clear(&cl->kept);
+        sb_addn(&cl->kept, sb_str(final_a), final_a->len);
+        if (final_a->len && final_b->len) sb_adds(&cl->kept, c->join ? c->join : " ");
+        sb_addn(&cl->kept, sb_str(final_b), final_b->len);
+        add_field(&cl->json, c->joined_field, &cl->kept);
+    }
+    for (size_t i = 0; i < c->n_keeps; i++) {
+        const strbuf *f = &row->field[fc->keep[i]];
+        sb_clear(&cl->kept);
+        if (cl->normalizes) textclean_normalize(&cl->text, f->s, f->len, &cl->kept);
+        else sb_addn(&cl->kept, f->s, f->len);
+        if (cl->kept.len) add_field(&cl->json, c->keeps[i].value, &cl->kept);
     }
     if (c->light_field) {
         sb_addc(&cl->json, ',');
@@ -432,6 +537,8 @@ static void read_file(cleaner *cl, const char *path, FILE *out)
     strmap_put(&cl->n.file_rows, name, strlen(name), 0, NULL)->value += cl->n.read - before;
     cl->n.replaced_bytes += csv_replaced(r);
     free(fc.text);
+    free(fc.keep);
+    free(fc.where);
     csv_close(r);
 }
 
@@ -466,7 +573,10 @@ static void release_held(cleaner *cl, FILE *out)
     /* the counts now describe what was written */
     for (size_t i = 0; i < cl->n.labels.cap; i++) {
         strmap_entry *e = &cl->n.labels.slots[i];
-        if (e->key && (long)e->value < min) cl->n.small_class += e->value, e->value = 0;
+        if (e->key && (long)e->value < min) {
+            strmap_put(&cl->n.small_classes, e->key, e->keylen, 0, NULL)->value = e->value;
+            cl->n.small_class += e->value, e->value = 0;
+        }
     }
 }
 
@@ -474,8 +584,16 @@ static void report(const cleaner *cl, FILE *err)
 {
     const counts *n = &cl->n;
     fprintf(err, "%s: read %zu rows from %zu file%s\n", prog_name, n->read, n->n_files, n->n_files == 1 ? "" : "s");
+    if (cl->cfg->n_wheres) fprintf(err, "%s: --where kept %zu of them\n", prog_name, n->read - n->not_matching);
     fprintf(err, "%s: dropped %zu empty, %zu duplicate, %zu empty after token steps, %zu missing label, %zu in small classes\n",
             prog_name, n->empty, n->duplicate, n->empty_after_tokens, n->missing_label, n->small_class);
+    if (n->small_classes.count) {
+        fprintf(err, "%s: classes with fewer than %ld rows, dropped", prog_name, cl->cfg->min_class_count);
+        strmap_entry **s = sorted_entries(&n->small_classes);
+        for (size_t i = 0; s[i]; i++) fprintf(err, "%s%s (%zu)", i ? ", " : ": ", s[i]->key, s[i]->value);
+        fputc('\n', err);
+        free(s);
+    }
     if (n->replaced_bytes) fprintf(err, "%s: replaced %zu invalid UTF-8 bytes\n", prog_name, n->replaced_bytes);
     fprintf(err, "%s: wrote %zu rows", prog_name, n->written);
     strmap_entry **e = sorted_entries(&n->labels);
@@ -498,12 +616,19 @@ static void write_stats(const cleaner *cl, const char *path)
     for (size_t i = 0; e[i]; i++) cJSON_AddNumberToObject(files, e[i]->key, (double)e[i]->value);
     free(e);
     cJSON_AddNumberToObject(root, "rows_read", (double)n->read);
+    if (cl->cfg->n_wheres) cJSON_AddNumberToObject(root, "rows_matching_where", (double)(n->read - n->not_matching));
     cJSON *d = cJSON_AddObjectToObject(root, "dropped");
     cJSON_AddNumberToObject(d, "empty", (double)n->empty);
     cJSON_AddNumberToObject(d, "duplicate", (double)n->duplicate);
     cJSON_AddNumberToObject(d, "empty_after_tokens", (double)n->empty_after_tokens);
     cJSON_AddNumberToObject(d, "missing_label", (double)n->missing_label);
     cJSON_AddNumberToObject(d, "small_class", (double)n->small_class);
+    if (n->small_classes.count) {
+        cJSON *sc = cJSON_AddObjectToObject(root, "small_classes");
+        strmap_entry **s = sorted_entries(&n->small_classes);
+        for (size_t i = 0; s[i]; i++) cJSON_AddNumberToObject(sc, s[i]->key, (double)s[i]->value);
+        free(s);
+    }
     cJSON_AddNumberToObject(root, "replaced_invalid_bytes", (double)n->replaced_bytes);
     cJSON_AddNumberToObject(root, "rows_written", (double)n->written);
     cJSON *labels = cJSON_AddObjectToObject(root, "labels");
@@ -560,9 +685,14 @@ int main(int argc, char **argv)
     if (cl.text.stopwords) stopwords_free((stopword_set *)cl.text.stopwords);
     strmap_free(&cl.seen);
     strmap_free(&cl.n.labels);
+    strmap_free(&cl.n.small_classes);
     strmap_free(&cl.n.file_rows);
     sb_free(&cl.raw), sb_free(&cl.text_a), sb_free(&cl.text_b), sb_free(&cl.tok_a);
-    sb_free(&cl.tok_b), sb_free(&cl.key), sb_free(&cl.json);
+    sb_free(&cl.tok_b), sb_free(&cl.key), sb_free(&cl.json), sb_free(&cl.kept);
+    for (size_t i = 0; i < c.n_keeps; i++) free(c.keeps[i].column), free(c.keeps[i].value);
+    for (size_t i = 0; i < c.n_wheres; i++) free(c.wheres[i].column), free(c.wheres[i].value);
+    free(c.keeps);
+    free(c.wheres);
     for (size_t i = 0; i < c.n_renames; i++) free(c.renames[i].from), free(c.renames[i].to);
     free(c.renames);
     free(c.text_cols);

@@ -2,7 +2,11 @@
 # Writes the study's model card (JSON) on stdout: the data, the split, both
 # models with their settings, and their val/test scores from compare.csv.
 # Usage: pipelines/model_card.sh RUNS PRETRAINED_MODEL_DIR
+# The study's own words come from the environment (pipelines/study.mk
+# exports them from the study file): CARD_STUDY, CARD_SPLIT and
+# CARD_REFERENCE (a JSON value: the original study's numbers, or null).
 set -eu
+: "${CARD_STUDY:?set by the study file}" "${CARD_SPLIT:?set by the study file}"
 runs=$1
 pretrained=$2
 
@@ -19,17 +23,17 @@ scores=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 
 cat <<EOT
 {
-  "study": "tweet sentiment (Kaggle Tweet Sentiment Extraction), 3 classes",
+  "study": $(q "$CARD_STUDY"),
   "made_by": "pipeclf make study",
   "date": "$(date -u '+%Y-%m-%dT%H:%M:%SZ')",
   "data": {
     "cleaning": $(q "$(line "$runs/clean.log" "csvclean: wrote ")"),
-    "split": "70/15/15 stratified, seed from split_ids.jsonl",
+    "split": $(q "$CARD_SPLIT"),
     "split_table": $(q "$(cat "$runs/split.log")")
   },
   "models": {
     "baseline": {
-      "kind": "TF-IDF + one-vs-rest logistic regression (liblinear)",
+      "kind": "TF-IDF + logistic regression",
       "directory": $(q "$runs/baseline"),
       "grid_search": $(q "$(grep 'best by' "$runs/baseline/logreg.log" || true)")
     },
@@ -43,8 +47,6 @@ cat <<EOT
   "scores": {
 $scores
   },
-  "reference": {"baseline": {"val_macro_f1": 0.637, "test_macro_f1": 0.623},
-                "bert-base-uncased": {"val_macro_f1": 0.671, "test_macro_f1": 0.668},
-                "note": "original notebook, 40% train subsample"}
+  "reference": ${CARD_REFERENCE:-null}
 }
 EOT

@@ -4,9 +4,14 @@
 # plots, linked relative to where the report is written.
 # Usage: pipelines/report.sh RUNS baseline   -> for RUNS/baseline/report.md
 #        pipelines/report.sh RUNS study      -> for RUNS/report.md
+# The study's own words come from the environment (pipelines/study.mk
+# exports them from the study file): REPORT_TITLE, REPORT_ABOUT (a Markdown
+# file), REPORT_CLEANING (the cleaning section's title) and REPORT_EXTRA (a
+# script run with RUNS whose output ends the study report).
 set -eu
 runs=$1
 mode=$2
+: "${REPORT_TITLE:?set by the study file}" "${REPORT_ABOUT:?set by the study file}"
 
 block() { # block TITLE FILE: a section with FILE as preformatted text
     printf '\n### %s\n\n```\n' "$1"
@@ -25,17 +30,10 @@ model_section() {
 }
 
 cat <<EOT
-# Tweet sentiment study: $([ "$mode" = study ] && echo report || echo baseline)
+# $REPORT_TITLE: $([ "$mode" = study ] && echo report || echo baseline)
 
 Made by \`make $mode\` (pipeclf) on $(date -u '+%Y-%m-%d %H:%M UTC') from \`$runs\`.
-Three classes (negative / neutral / positive), Kaggle Tweet Sentiment
-Extraction, train.csv + test.csv cleaned together, split 70/15/15.
-Macro-F1 of the original notebook (40% train subsample): baseline val 0.637 /
-test 0.623; bert-base-uncased val 0.671 / test 0.668. The notebook's code is
-not at hand, so a difference from these (pipeclf's baseline scores about 0.68 /
-0.69 with FAST=1) cannot be traced to its cleaning or split; on pipeclf's own
-cleaned data, split and folds, scikit-learn's TfidfVectorizer + GridSearchCV
-choose the same model, with the same val and test macro-F1 (\`make bench-logreg\`).
+$(cat "$REPORT_ABOUT")
 
 ## Results
 
@@ -50,7 +48,7 @@ else
 fi
 
 printf '\n## Data\n'
-block "Cleaning (csvclean --preset tweet)" "$runs/clean.log"
+block "${REPORT_CLEANING:-Cleaning (csvclean)}" "$runs/clean.log"
 block "Split (stratsplit)" "$runs/split.log"
 
 printf '\n## Baseline: TF-IDF + logistic regression\n'
@@ -63,4 +61,5 @@ if [ "$mode" = study ]; then
     block "Training (bert-train; the metrics log in bert/train_log.jsonl)" "$runs/bert/train.log"
     printf '\n![training curves](bert/curves.svg)\n'
     model_section "$runs/bert" BERT bert/
+    if [ -n "${REPORT_EXTRA:-}" ]; then "$REPORT_EXTRA" "$runs"; fi
 fi
