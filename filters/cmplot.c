@@ -59,7 +59,7 @@ static const char usage_text[] =
     "\n"
     "Summary metrics: accuracy, macro_precision, macro_recall, macro_f1,\n"
     "weighted_f1, roc_auc_macro, average_precision_macro, log_loss, ece,\n"
-    "pos_precision, pos_recall, pos_f1, pos_predicted_rate.\n"
+    "top_k_accuracy, pos_precision, pos_recall, pos_f1, pos_predicted_rate.\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
     "\n"
     "Examples:\n"

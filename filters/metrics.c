@@ -20,15 +20,18 @@ static const char usage_text[] =
     "input) as scikit-learn does: accuracy; precision, recall and F1 per class,\n"
     "macro and weighted; the confusion matrix; predicted rate per class; with\n"
     "probabilities, one-vs-rest ROC-AUC and average precision, log loss and\n"
-    "calibration error (ECE, 15 bins). A text report goes to standard output.\n"
+    "calibration error (ECE, 15 bins), and top-k accuracy when asked. A text\n"
+    "report goes to standard output.\n"
     "\n"
     "Options:\n"
     "  --json FILE          also write every number as JSON (read by cmplot)\n"
     "  -o, --output FILE    the report (or table) to FILE, not standard output\n"
     "  --positive LABEL     precision, recall, F1 and predicted rate of LABEL\n"
+    "  --top-k K            top-K accuracy (sklearn's top_k_accuracy_score): gold\n"
+    "                       among the K most probable classes; needs probs\n"
     "  --by FIELD           accuracy, macro-F1 and n per value of FIELD (e.g. year)\n"
     "  --train FILE         records whose labels give training counts per class,\n"
-    "                       for accuracy by class-size bins\n"
+    "                       for accuracy and macro-F1 by class-size bins\n"
     "  --bins LIST          class-size bin edges, increasing, the last may be inf\n"
     "                       (default with --train: 0,50,100,200,inf); bins are\n"
     "                       (lo, hi], the first [lo, hi]\n"
@@ -50,11 +53,12 @@ static const char usage_text[] =
     "Examples:\n"
     "  metrics --json test.metrics.json test.pred.jsonl\n"
     "  metrics --positive accept --by year iclr.pred.jsonl\n"
+    "  metrics --top-k 3 papers.pred.jsonl\n"
     "  metrics --train split/train.jsonl --bins 0,50,100,200,inf papers.pred.jsonl\n"
     "  metrics --compare --names base,bert --format csv base.jsonl bert.jsonl\n";
 
 enum {
-    OPT_JSON = 256, OPT_POSITIVE, OPT_BY, OPT_TRAIN, OPT_BINS, OPT_COMPARE, OPT_NAMES, OPT_FORMAT,
+    OPT_JSON = 256, OPT_POSITIVE, OPT_TOP_K, OPT_BY, OPT_TRAIN, OPT_BINS, OPT_COMPARE, OPT_NAMES, OPT_FORMAT,
     OPT_LABEL_FIELD, OPT_PRED_FIELD, OPT_PROBS_FIELD
 };
 
@@ -62,6 +66,7 @@ typedef struct config {
     const char *json, *output, *positive, *train, *bins_arg, *names_arg, *format;
     pred_fields fields;
     int compare;
+    size_t top_k; /* 0: not asked */
     char **files;
     size_t nfiles;
     char **names; /* nfiles entries when --names is given */
@@ -110,6 +115,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"json", required_argument, 0, OPT_JSON},
         {"output", required_argument, 0, 'o'},
         {"positive", required_argument, 0, OPT_POSITIVE},
+        {"top-k", required_argument, 0, OPT_TOP_K},
         {"by", required_argument, 0, OPT_BY},
         {"train", required_argument, 0, OPT_TRAIN},
         {"bins", required_argument, 0, OPT_BINS},
@@ -131,6 +137,7 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_JSON: c->json = optarg; break;
         case 'o': c->output = optarg; break;
         case OPT_POSITIVE: c->positive = optarg; break;
+        case OPT_TOP_K: c->top_k = (size_t)parse_long_opt("--top-k", optarg, 1, 1000000); break;
         case OPT_BY: c->fields.by = optarg; break;
         case OPT_TRAIN: c->train = optarg; break;
         case OPT_BINS: c->bins_arg = optarg; break;
@@ -172,6 +179,7 @@ typedef struct run {
     pred_set s;
     metrics m;
     positive_metrics positive;
+    top_k_metrics top_k;
     group_metrics *groups;
     size_t *train_count, *bin_of;
     size_bin *bins;
@@ -194,6 +202,13 @@ static void score_file(run *r, const config *c, const char *path, const char *na
                    c->positive);
         positive_compute(&r->positive, &r->s, k);
         rep->positive = &r->positive;
+    }
+    if (c->top_k) {
+        if (!r->s.has_probs)
+            die_at(r->s.name, 0, "--top-k needs probabilities, and the records have no \"%s\"",
+                   c->fields.probs ? c->fields.probs : "probs");
+        top_k_compute(&r->top_k, &r->s, c->top_k);
+        rep->top_k = &r->top_k;
     }
     if (c->fields.by) {
         r->groups = xcalloc(r->s.ngroups, sizeof *r->groups);

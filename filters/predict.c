@@ -1,5 +1,6 @@
 /* predict: records + a model directory -> the records with "pred" and
- * "probs" (label -> probability) added. A baseline directory (tfidf.json +
+ * "probs" (label -> probability) added, and with --top-k the K most
+ * probable classes as "top". A baseline directory (tfidf.json +
  * logreg.json) takes raw-text records, which it vectorises with its own
  * tfidf model, or vector records ("x"); a BERT directory (config.json,
  * vocab.txt, model.safetensors) takes raw-text records, which it tokenizes
@@ -40,6 +41,9 @@ static const char usage_text[] =
     "  --device NAME        BERT: cpu, cuda (an NVIDIA GPU) or auto (cuda when\n"
     "                       there is one, else cpu) (default: cpu)\n"
     "  --precision NAME     BERT on the GPU: fp32, tf32, bf16 or fp16 (default: fp32)\n"
+    "  --top-k K            also \"top\": [{\"label\", \"prob\"}, ...], the K most\n"
+    "                       probable classes (all of them when K is larger),\n"
+    "                       most probable first\n"
     "  --keep-inputs        keep the model inputs (x, input_ids, ...) in the output\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
     "  --progress           a progress bar on standard error (the records read)\n"
@@ -48,15 +52,17 @@ static const char usage_text[] =
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "probs holds every class of the model, in its label order; pred is the class\n"
-    "with the largest decision value (the first on a tie). A gold label the model never saw is\n"
-    "kept as it is: the prediction is still made, and metrics counts it.\n"
+    "with the largest decision value (the first on a tie). In top, equal\n"
+    "probabilities keep the label order, pred first, so top[0] is pred. A gold\n"
+    "label the model never saw is kept as it is: the prediction is still made,\n"
+    "and metrics counts it.\n"
     "Exit status: 0 ok, 1 bad input or model, 2 bad usage.\n"
     "\n"
     "Example:\n"
     "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
 
 enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
-       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_PROGRESS };
+       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_PROGRESS, OPT_TOP_K };
 
 /* fields that feed a model, left out of the predictions unless --keep-inputs */
 static const char *const model_inputs[] = {"input_ids", "token_type_ids", "attention_mask"};
@@ -67,6 +73,7 @@ typedef struct config {
     bert_device device;
     bert_precision precision;
     long batch, max_len, threads;
+    size_t top_k; /* 0: no "top" */
 } config;
 
 static void parse_args(config *c, int argc, char **argv)
@@ -82,6 +89,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"precision", required_argument, 0, OPT_PRECISION},
         {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
         {"keep-inputs", no_argument, 0, OPT_KEEP_INPUTS},
+        {"top-k", required_argument, 0, OPT_TOP_K},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"progress", no_argument, 0, OPT_PROGRESS},
@@ -113,6 +121,7 @@ static void parse_args(config *c, int argc, char **argv)
             c->precision_given = c->precision != BERT_FP32;
             break;
         case OPT_KEEP_INPUTS: c->keep_inputs = 1; break;
+        case OPT_TOP_K: c->top_k = (size_t)parse_long_opt("--top-k", optarg, 1, 1000000); break;
         case 'o': c->output = optarg; break;
         case 'q': c->quiet = 1; break;
         case OPT_PROGRESS: c->progress = 1; break;
@@ -130,8 +139,36 @@ static void parse_args(config *c, int argc, char **argv)
     c->input = optind < argc ? argv[optind] : "-";
 }
 
+/* Appends "top": the c->top_k most probable classes, by selection (a few
+ * of a few dozen classes). Equal probabilities go in label order with pred
+ * first, so that top[0] is pred: pred has the largest decision value, and
+ * probabilities, increasing in it, can round to equal. */
+static void append_top(strbuf *line, size_t top_k, char *const *labels, size_t nclasses, const double *probs,
+                       size_t pred)
+{
+    unsigned char *taken = xcalloc(nclasses, 1);
+    char num[NUMFMT_MAX];
+    sb_adds(line, ",\"top\":[");
+    for (size_t j = 0; j < top_k && j < nclasses; j++) {
+        size_t best = (size_t)-1;
+        for (size_t k = 0; k < nclasses; k++) {
+            if (taken[k]) continue;
+            if (best == (size_t)-1 || probs[k] > probs[best] || (probs[k] == probs[best] && k == pred)) best = k;
+        }
+        taken[best] = 1;
+        if (j) sb_addc(line, ',');
+        sb_adds(line, "{\"label\":");
+        json_quote(line, labels[best], strlen(labels[best]));
+        sb_adds(line, ",\"prob\":");
+        sb_addn(line, num, (size_t)fmt_double(num, probs[best]));
+        sb_addc(line, '}');
+    }
+    sb_addc(line, ']');
+    free(taken);
+}
+
 /* Appends rec without its model inputs and old predictions, then
- * "pred" and "probs", as one NDJSON line. */
+ * "pred", "probs" and, with --top-k, "top", as one NDJSON line. */
 static void append_prediction(strbuf *line, cJSON *rec, const config *c, char *const *labels, size_t nclasses,
                               const double *probs, size_t pred)
 {
@@ -142,6 +179,7 @@ static void append_prediction(strbuf *line, cJSON *rec, const config *c, char *c
     }
     cJSON_DeleteItemFromObjectCaseSensitive(rec, "pred");
     cJSON_DeleteItemFromObjectCaseSensitive(rec, "probs");
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "top");
     char *s = cJSON_PrintUnformatted(rec);
     if (!s) die("out of memory printing a record");
     size_t n = strlen(s);
@@ -157,7 +195,9 @@ static void append_prediction(strbuf *line, cJSON *rec, const config *c, char *c
         sb_addc(line, ':');
         sb_addn(line, num, (size_t)fmt_double(num, probs[k]));
     }
-    sb_adds(line, "}}\n");
+    sb_addc(line, '}');
+    if (c->top_k) append_top(line, c->top_k, labels, nclasses, probs, pred);
+    sb_adds(line, "}\n");
 }
 
 /* Baseline models score one record at a time. */

@@ -594,6 +594,39 @@ void positive_compute(positive_metrics *p, const pred_set *s, size_t cls)
     p->gold_rate = (double)p->support / (double)s->n;
 }
 
+/* the score top-k ranks a class by: its probability, 0 without a column */
+static double class_score(const pred_set *s, size_t i, size_t cls)
+{
+    return s->col[cls] < 0 ? 0 : s->probs[i * s->nscored + (size_t)s->col[cls]];
+}
+
+void top_k_compute(top_k_metrics *t, const pred_set *s, size_t k)
+{
+    t->k = k;
+    t->correct = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t g = s->gold[i];
+        int hit;
+        if (s->nclasses == 2 && k == 1) {
+            /* sklearn's binary case thresholds the second class's score, so
+             * a 0.5 tie goes to the first class, unlike the rule below */
+            hit = (class_score(s, i, 1) > 0.5) == (g == 1);
+        } else {
+            /* gold's place in sklearn's order: higher scores first, then
+             * the later class first among equal scores */
+            double sg = class_score(s, i, g);
+            size_t ahead = 0;
+            for (size_t c = 0; c < s->nclasses && ahead < k; c++) {
+                double sc = class_score(s, i, c);
+                ahead += sc > sg || (sc == sg && c > g);
+            }
+            hit = ahead < k;
+        }
+        t->correct += (size_t)hit;
+    }
+    t->accuracy = (double)t->correct / (double)s->n;
+}
+
 void groups_compute(group_metrics *out, const pred_set *s)
 {
     size_t k = s->nclasses;
@@ -664,8 +697,34 @@ void size_bins_compute(size_bin *out, size_t *bin_of, const pred_set *s, const s
         out[b].n++;
         out[b].correct += s->gold[i] == s->pred[i];
     }
-    for (size_t b = 0; b < nbins; b++)
-        out[b].accuracy = out[b].n ? (double)out[b].correct / (double)out[b].n : NAN;
+    /* macro-F1 per bin: counts over the bin's records, averaged over its
+     * gold classes only, so a wrong prediction of another bin's class
+     * lowers the recall of the gold class and no other F1 */
+    size_t k = s->nclasses;
+    size_t *tp = xmalloc(k * sizeof *tp), *sup = xmalloc(k * sizeof *sup), *prd = xmalloc(k * sizeof *prd);
+    for (size_t b = 0; b < nbins; b++) {
+        out[b].accuracy = out[b].macro_f1 = NAN;
+        if (!out[b].n) continue;
+        out[b].accuracy = (double)out[b].correct / (double)out[b].n;
+        memset(tp, 0, k * sizeof *tp);
+        memset(sup, 0, k * sizeof *sup);
+        memset(prd, 0, k * sizeof *prd);
+        for (size_t i = 0; i < s->n; i++) {
+            if (cls_bin[s->gold[i]] != b) continue;
+            sup[s->gold[i]]++;
+            prd[s->pred[i]]++;
+            tp[s->gold[i]] += s->gold[i] == s->pred[i];
+        }
+        /* average_prf skips a class with neither support nor predictions */
+        for (size_t c = 0; c < k; c++)
+            if (!sup[c]) prd[c] = 0;
+        prf macro;
+        average_prf(tp, sup, prd, k, &macro, NULL, NULL);
+        out[b].macro_f1 = macro.f1;
+    }
+    free(tp);
+    free(sup);
+    free(prd);
     free(cls_bin);
     free(support);
 }

@@ -4,8 +4,9 @@
  * class ids, the probability rows) and every score is computed from it:
  * accuracy, precision/recall/F1 (per class, macro, weighted; zero_division=0),
  * the confusion matrix, one-vs-rest ROC-AUC and average precision, log loss,
- * calibration error, predicted rates, a positive class, a breakdown by a
- * record field and accuracy by training class size. cmplot uses the curve
+ * calibration error, top-k accuracy, predicted rates, a positive class, a
+ * breakdown by a record field and accuracy and macro-F1 by training class
+ * size. cmplot uses the curve
  * functions for its ROC and PR plots, so a legend's AUC is the report's.
  *
  * Classes are the byte-sorted union of gold labels, predicted labels and the
@@ -110,6 +111,19 @@ typedef struct positive_metrics {
 } positive_metrics;
 void positive_compute(positive_metrics *p, const pred_set *s, size_t cls);
 
+/* Top-k accuracy, sklearn's top_k_accuracy_score(y, scores, k=k,
+ * labels=classes): the share of records whose gold class is among the k
+ * highest-scoring classes, a class without a probs key scoring 0. Ties go
+ * to the class later in byte order (sklearn's stable argsort, reversed).
+ * With two classes sklearn scores only the second one: top-1 is right when
+ * that score > 0.5 exactly when gold is the second class. k >= the number
+ * of classes gives 1 (sklearn warns). Needs s->has_probs. */
+typedef struct top_k_metrics {
+    size_t k, correct;
+    double accuracy;
+} top_k_metrics;
+void top_k_compute(top_k_metrics *t, const pred_set *s, size_t k);
+
 /* Per group of --by: n, accuracy, macro-F1 over the group's own labels
  * (as sklearn scores that subset of records). */
 typedef struct group_metrics {
@@ -120,14 +134,18 @@ typedef struct group_metrics {
 /* out has s->ngroups entries */
 void groups_compute(group_metrics *out, const pred_set *s);
 
-/* Accuracy by class size: each class falls in the bin of its training
- * count, bins (lo, hi] with the first one closed [lo, hi] (pandas.cut with
- * include_lowest); hi may be INFINITY. A bin's accuracy is over the records
- * whose gold class is in it (NAN when none). */
+/* Accuracy and macro-F1 by class size: each class falls in the bin of its
+ * training count, bins (lo, hi] with the first one closed [lo, hi]
+ * (pandas.cut with include_lowest); hi may be INFINITY. A bin's records are
+ * those whose gold class is in it; its classes, the gold classes among
+ * them. Accuracy is over its records; macro-F1 is the mean F1 of its
+ * classes scored on its records alone, sklearn's f1_score(y[rows],
+ * p[rows], labels=bin classes, average='macro'). Both NAN when the bin has
+ * no records. */
 typedef struct size_bin {
     double lo, hi;
     size_t nclasses, n, correct;
-    double accuracy;
+    double accuracy, macro_f1;
 } size_bin;
 /* train_count[class]; edges[0..nedges) increasing; out has nedges-1 bins.
  * bin_of[class] (optional) gets the bin of each class or (size_t)-1. */

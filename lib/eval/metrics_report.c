@@ -9,7 +9,7 @@
 
 const char *const summary_names[SUM_COUNT] = {
     "accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1",
-    "roc_auc_macro", "average_precision_macro", "log_loss", "ece",
+    "roc_auc_macro", "average_precision_macro", "log_loss", "ece", "top_k_accuracy",
     "pos_precision", "pos_recall", "pos_f1", "pos_predicted_rate",
 };
 
@@ -27,12 +27,22 @@ double summary_value(const run_report *r, summary_metric k)
     case SUM_AP_MACRO: return m->ap_macro;
     case SUM_LOG_LOSS: return m->log_loss;
     case SUM_ECE: return m->ece;
+    case SUM_TOP_K_ACCURACY: return r->top_k ? r->top_k->accuracy : NAN;
     case SUM_POS_PRECISION: return p ? p->s.precision : NAN;
     case SUM_POS_RECALL: return p ? p->s.recall : NAN;
     case SUM_POS_F1: return p ? p->s.f1 : NAN;
     case SUM_POS_PREDICTED_RATE: return p ? p->predicted_rate : NAN;
     default: return NAN;
     }
+}
+
+/* Whether a run's JSON summary has the metric: the optional ones only when
+ * asked for. */
+static int summary_present(const run_report *r, int k)
+{
+    if (k == SUM_TOP_K_ACCURACY) return r->top_k != NULL;
+    if (k >= SUM_POS_PRECISION) return r->positive != NULL;
+    return 1;
 }
 
 int summary_lookup(const char *name)
@@ -114,8 +124,8 @@ static void json_document(strbuf *b, const run_report *r, const char *indent)
     sb_addc(b, ']');
     j_key(b, sep, "summary");
     for (int k = 0; k < SUM_COUNT; k++) {
-        if (k >= SUM_POS_PRECISION && !r->positive) break;
-        j_key(b, k ? ", " : "{", summary_names[k]);
+        if (!summary_present(r, k)) continue;
+        j_key(b, k ? ", " : "{", summary_names[k]); /* accuracy, first, is always there */
         j_num(b, summary_value(r, (summary_metric)k));
     }
     sb_addc(b, '}');
@@ -143,6 +153,16 @@ static void json_document(strbuf *b, const run_report *r, const char *indent)
     j_num(b, m->log_loss);
     j_key(b, sep, "ece");
     j_num(b, m->ece);
+    if (r->top_k) {
+        j_key(b, sep, "top_k");
+        j_key(b, "{", "k");
+        j_size(b, r->top_k->k);
+        j_key(b, ", ", "correct");
+        j_size(b, r->top_k->correct);
+        j_key(b, ", ", "accuracy");
+        j_num(b, r->top_k->accuracy);
+        sb_addc(b, '}');
+    }
 
     j_key(b, sep, "per_class");
     sb_addc(b, '[');
@@ -301,6 +321,8 @@ static void json_document(strbuf *b, const run_report *r, const char *indent)
             j_size(b, bin->correct);
             j_key(b, ", ", "accuracy");
             j_num(b, bin->accuracy);
+            j_key(b, ", ", "macro_f1");
+            j_num(b, bin->macro_f1);
             sb_addc(b, '}');
         }
         sb_addc(b, ']');
@@ -388,6 +410,11 @@ void report_text(FILE *f, const run_report *r)
     } else {
         fprintf(f, "no probabilities: no ROC-AUC, average precision, log loss or ECE\n");
     }
+    if (r->top_k) {
+        const top_k_metrics *t = r->top_k;
+        fprintf(f, "top-%zu accuracy %.4f  (%zu of %zu)%s\n", t->k, t->accuracy, t->correct, s->n,
+                t->k >= k ? "  k >= the number of classes: always 1" : "");
+    }
 
     size_t nw = 5;
     for (size_t c = 0; c < k; c++) {
@@ -453,12 +480,14 @@ void report_text(FILE *f, const run_report *r)
     }
 
     if (r->bins) {
-        fprintf(f, "\naccuracy by class size (training count)\n%-20s  classes        n  accuracy\n", "bin");
+        fprintf(f, "\nby class size (training count)\n%-20s  classes        n  accuracy  macro-F1\n", "bin");
         for (size_t i = 0; i < r->nbins; i++) {
             char label[2 * NUMFMT_MAX + 8];
             bin_label(label, sizeof label, &r->bins[i], i == 0);
             fprintf(f, "%-20s  %7zu  %7zu  ", label, r->bins[i].nclasses, r->bins[i].n);
             put_num(f, r->bins[i].accuracy, 8);
+            fputs("  ", f);
+            put_num(f, r->bins[i].macro_f1, 8);
             fputc('\n', f);
         }
     }
@@ -489,20 +518,25 @@ static void table_text(FILE *f, const char *s, table_format fmt)
 
 void compare_table(FILE *f, const run_report *runs, size_t n, table_format fmt)
 {
-    int with_positive = 0;
-    for (size_t i = 0; i < n; i++) with_positive |= runs[i].positive != NULL;
-    int ncols = with_positive ? SUM_COUNT : SUM_POS_PRECISION;
+    int shown[SUM_COUNT] = {0}; /* a column where some run has the metric */
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < SUM_COUNT; k++) shown[k] |= summary_present(&runs[i], k);
+    int with_top_k = shown[SUM_TOP_K_ACCURACY], with_positive = shown[SUM_POS_PRECISION];
     const char *sep = fmt == TABLE_CSV ? "," : " | ";
     const char *open = fmt == TABLE_CSV ? "" : "| ", *close = fmt == TABLE_CSV ? "\n" : " |\n";
 
     fprintf(f, "%srun%sfile%sn", open, sep, sep);
+    if (with_top_k) fprintf(f, "%stop_k", sep);
     if (with_positive) fprintf(f, "%spositive", sep);
-    for (int k = 0; k < ncols; k++) fprintf(f, "%s%s", sep, summary_names[k]);
+    for (int k = 0; k < SUM_COUNT; k++)
+        if (shown[k]) fprintf(f, "%s%s", sep, summary_names[k]);
     fputs(close, f);
     if (fmt == TABLE_MD) {
         fputs("|---|---|--:", f);
+        if (with_top_k) fputs("|--:", f);
         if (with_positive) fputs("|---", f);
-        for (int k = 0; k < ncols; k++) fputs("|--:", f);
+        for (int k = 0; k < SUM_COUNT; k++)
+            if (shown[k]) fputs("|--:", f);
         fputs("|\n", f);
     }
     for (size_t i = 0; i < n; i++) {
@@ -512,11 +546,16 @@ void compare_table(FILE *f, const run_report *runs, size_t n, table_format fmt)
         fputs(sep, f);
         table_text(f, r->s->name, fmt);
         fprintf(f, "%s%zu", sep, r->s->n);
+        if (with_top_k) {
+            fputs(sep, f);
+            if (r->top_k) fprintf(f, "%zu", r->top_k->k);
+        }
         if (with_positive) {
             fputs(sep, f);
             if (r->positive) table_text(f, r->positive->label, fmt);
         }
-        for (int k = 0; k < ncols; k++) {
+        for (int k = 0; k < SUM_COUNT; k++) {
+            if (!shown[k]) continue;
             double v = summary_value(r, (summary_metric)k);
             fputs(sep, f);
             if (isnan(v)) continue;

@@ -18,7 +18,11 @@ sklearn calls: accuracy_score; precision_recall_fscore_support with
 zero_division=0 (average=None over all classes, 'macro' and 'weighted' with
 sklearn's default labels); confusion_matrix; roc_auc_score and
 average_precision_score per class one-vs-rest; log_loss; calibration_curve
-(uniform, 15 bins) for the ECE. See the comments for what is undefined.
+(uniform, 15 bins) for the ECE; top_k_accuracy_score for k = 1, 2, 3 (ties
+in binary, degenerate; k >= n_classes in binary, three); and for tracks26,
+with made-up training counts per class, accuracy_score and f1_score
+(average='macro') per class-size bin. See the comments for what is
+undefined.
 Run by `make golden-metrics`. Usage: metrics_ref.py [OUTDIR]
 """
 import json
@@ -31,7 +35,8 @@ import sklearn
 from sklearn.calibration import calibration_curve
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix, f1_score,
-                             log_loss, precision_recall_fscore_support, roc_auc_score)
+                             log_loss, precision_recall_fscore_support, roc_auc_score,
+                             top_k_accuracy_score)
 
 TRACKS = [
     "Computational Social Science, Cultural Analytics and NLP for Social Good",
@@ -111,7 +116,13 @@ def make_tracks26(rng):
         probs = {TRACKS[j]: round(float(p[j]), 8) for j in range(k)}
         pred = max(probs, key=lambda c: probs[c])
         recs.append({"id": f"p{i}", "label": TRACKS[g], "pred": pred, "probs": probs})
-    return recs, {"positive": TRACKS[15]}
+    # training counts for the class-size bins: falling with the class
+    # index, one on an inner edge (bins are (lo, hi]) and one 0 (the first
+    # bin is closed)
+    counts = [int(400 * 0.85 ** j) for j in range(k)]
+    counts[10], counts[25] = 100, 0
+    train = {TRACKS[j]: counts[j] for j in range(k)}
+    return recs, {"positive": TRACKS[15], "train_counts": train, "bins": [0, 50, 100, 200, "inf"]}
 
 
 def make_degenerate(rng):
@@ -220,6 +231,20 @@ def golden(recs, extra):
         out["log_loss"] = float(log_loss(y, Pall, labels=classes))
     out["ece"] = ece(y, p, P.max(axis=1))
 
+    # top_k_accuracy_score over every class, a class without a probs key
+    # scoring 0 (as for log_loss). With two classes sklearn takes only the
+    # second class's score (a 2-column y_score is an error). k >= n_classes
+    # warns and gives 1.
+    y_score = Pall[:, 1] if len(classes) == 2 else Pall
+    out["top_k_accuracy"] = {}
+    for k in (1, 2, 3):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UndefinedMetricWarning)
+            v = float(top_k_accuracy_score(y, y_score, k=k, labels=classes))
+        if k >= len(classes):
+            assert v == 1.0 and any("greater than or equal" in str(w.message) for w in caught), (k, v)
+        out["top_k_accuracy"][str(k)] = v
+
     pos = extra.get("positive")
     if pos:
         pr, rc, f1, sup = precision_recall_fscore_support(y, p, labels=[pos], average=None, zero_division=0)
@@ -238,6 +263,25 @@ def golden(recs, extra):
             groups.append({"value": v, "n": len(idx), "accuracy": float(accuracy_score(yg, pg)),
                            "macro_f1": float(f1_score(yg, pg, average="macro", zero_division=0))})
         out["by"] = {"field": field, "groups": groups}
+    train = extra.get("train_counts")
+    if train:
+        # a class falls in the bin (lo, hi] of its training count, the first
+        # bin [lo, hi] (pandas.cut, include_lowest); a bin's rows are those
+        # whose gold class is in it, its classes the gold classes among them
+        edges = [float(e) for e in extra["bins"]]
+        bins = []
+        for b in range(len(edges) - 1):
+            lo, hi = edges[b], edges[b + 1]
+            members = {c for c in classes if (train.get(c, 0) > lo or (b == 0 and train.get(c, 0) == lo))
+                       and train.get(c, 0) <= hi}
+            idx = [i for i, label in enumerate(y) if label in members]
+            yb, pb = [y[i] for i in idx], [p[i] for i in idx]
+            labels = sorted(set(yb))
+            bins.append({"lo": lo, "hi": None if np.isinf(hi) else hi, "classes": labels, "n": len(idx),
+                         "accuracy": float(accuracy_score(yb, pb)) if idx else None,
+                         "macro_f1": float(f1_score(yb, pb, labels=labels, average="macro", zero_division=0))
+                         if idx else None})
+        out["class_size_bins"] = {"train_counts": train, "edges": extra["bins"], "bins": bins}
     return out
 
 

@@ -1,10 +1,14 @@
 /* Golden test of lib/eval/metrics against scikit-learn: every prediction set in
  * tests/golden/metrics/NAME.jsonl is scored, written as `metrics --json`
  * writes it (report_json), parsed back, and each number compared with
- * NAME.sklearn.json, made by tests/ref/metrics_ref.py from the same file
- * with scikit-learn 1.9.1 (accuracy_score, precision_recall_fscore_support
- * zero_division=0, confusion_matrix, roc_auc_score, average_precision_score,
- * log_loss, calibration_curve). Tolerance 1e-9, relative above 1. */
+ * NAME.sklearn.json, made by tests/ref/metrics_ref.py (`make
+ * golden-metrics`) from the same file with scikit-learn 1.9.1
+ * (accuracy_score, precision_recall_fscore_support zero_division=0,
+ * confusion_matrix, roc_auc_score, average_precision_score, log_loss,
+ * calibration_curve, top_k_accuracy_score with labels=classes for k = 1, 2,
+ * 3, and per class-size bin accuracy_score and f1_score average='macro'
+ * with the script's training counts). Tolerance 1e-9, relative above 1;
+ * top-k accuracies, ratios of counts, must be equal. */
 #include "check.h"
 #include "eval/metrics.h"
 #include "eval/metrics_report.h"
@@ -12,6 +16,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cJSON.h>
 
@@ -111,6 +116,37 @@ static void check_set(const char *set)
         r.by_field = fields.by;
         r.groups = groups;
     }
+    /* top-k: k = 2 through report_json (summary and "top_k"), every k
+     * directly; a k >= the number of classes must give exactly 1 */
+    const cJSON *topk_want = get(want, "top_k_accuracy");
+    top_k_metrics topk;
+    top_k_compute(&topk, &s, 2);
+    r.top_k = &topk;
+    const cJSON *bins_want = get(want, "class_size_bins");
+    size_t *train_count = NULL, *bin_of = NULL, nbins = 0;
+    size_bin *bins = NULL;
+    if (bins_want) {
+        const cJSON *counts = get(bins_want, "train_counts"), *edges_j = get(bins_want, "edges");
+        train_count = calloc(s.nclasses, sizeof *train_count);
+        for (const cJSON *c = counts->child; c; c = c->next) {
+            size_t k = pred_set_class(&s, c->string);
+            if (k != (size_t)-1) train_count[k] = (size_t)c->valuedouble;
+        }
+        size_t nedges = (size_t)cJSON_GetArraySize(edges_j);
+        double edges[16];
+        for (size_t i = 0; i < nedges && i < 16; i++) {
+            const cJSON *e = cJSON_GetArrayItem(edges_j, (int)i);
+            edges[i] = cJSON_IsString(e) ? INFINITY : e->valuedouble;
+        }
+        nbins = nedges - 1;
+        bins = calloc(nbins, sizeof *bins);
+        bin_of = calloc(s.nclasses, sizeof *bin_of);
+        size_bins_compute(bins, bin_of, &s, train_count, edges, nedges);
+        r.train_count = train_count;
+        r.bins = bins;
+        r.nbins = nbins;
+        r.bin_of = bin_of;
+    }
     strbuf b = {0};
     report_json(&b, &r);
     cJSON *got = cJSON_Parse(sb_str(&b));
@@ -153,6 +189,42 @@ static void check_set(const char *set)
                  get(want, "average_precision_macro"));
     check_number(set, "log_loss", get(got, "log_loss"), get(want, "log_loss"));
     check_number(set, "ece", get(got, "ece"), get(want, "ece"));
+    CHECK(name(set, "top-2 accuracy in the summary and top_k"),
+          get(get(got, "summary"), "top_k_accuracy")->valuedouble == get(topk_want, "2")->valuedouble &&
+              get(get(got, "top_k"), "accuracy")->valuedouble == get(topk_want, "2")->valuedouble &&
+              get(get(got, "top_k"), "k")->valuedouble == 2);
+    for (size_t k = 1; k <= 3; k++) {
+        char key[8], what[64];
+        snprintf(key, sizeof key, "%zu", k);
+        snprintf(what, sizeof what, "top-%zu accuracy", k);
+        top_k_compute(&topk, &s, k);
+        double w = get(topk_want, key)->valuedouble;
+        if (topk.accuracy == w && (k < s.nclasses || w == 1)) {
+            printf("PASS %s\n", name(set, what));
+        } else {
+            printf("FAIL %s: got %.17g, want %.17g\n", name(set, what), topk.accuracy, w);
+            check_failures++;
+        }
+    }
+    if (bins_want) {
+        const cJSON *bg = get(got, "class_size_bins"), *bw = get(bins_want, "bins");
+        CHECK(name(set, "number of class-size bins"), cJSON_GetArraySize(bg) == cJSON_GetArraySize(bw));
+        for (int i = 0; i < cJSON_GetArraySize(bw) && i < cJSON_GetArraySize(bg); i++) {
+            const cJSON *g = cJSON_GetArrayItem(bg, i), *w = cJSON_GetArrayItem(bw, i);
+            const cJSON *cg = get(g, "classes"), *cw = get(w, "classes");
+            int same_classes = cJSON_GetArraySize(cg) == cJSON_GetArraySize(cw);
+            for (int j = 0; same_classes && j < cJSON_GetArraySize(cw); j++)
+                same_classes = strcmp(cJSON_GetArrayItem(cg, j)->valuestring, cJSON_GetArrayItem(cw, j)->valuestring) == 0;
+            char what[128];
+            snprintf(what, sizeof what, "bin %d classes", i + 1);
+            CHECK(name(set, what), same_classes);
+            const char *keys[] = {"lo", "hi", "n", "accuracy", "macro_f1"};
+            for (int k = 0; k < 5; k++) {
+                snprintf(what, sizeof what, "bin %d %s", i + 1, keys[k]);
+                check_number(set, what, get(g, keys[k]), get(w, keys[k]));
+            }
+        }
+    }
     if (pos) {
         const cJSON *pg = get(got, "positive");
         const char *keys[] = {"precision", "recall", "f1", "support", "predicted_rate"};
@@ -181,6 +253,9 @@ static void check_set(const char *set)
     cJSON_Delete(want);
     sb_free(&b);
     free(groups);
+    free(train_count);
+    free(bin_of);
+    free(bins);
     metrics_free(&m);
     pred_set_free(&s);
 }
