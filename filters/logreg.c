@@ -56,7 +56,11 @@ static const char usage_text[] =
     "                       class_weight, max_iter, tol, intercept_scaling,\n"
     "                       multi_class;\n"
     "                       an explicit class weight in braces:\n"
-    "                       class_weight=none,balanced,{neg:1.2,pos:0.8}\n"
+    "                       class_weight=none,balanced,{neg:1.2,pos:0.8};\n"
+    "                       'SPEC | SPEC | ...': a list of grids, their\n"
+    "                       candidates one grid after the other (a key a\n"
+    "                       grid lacks takes its option's value and shows\n"
+    "                       empty in the CV table)\n"
     "  --cv K               K stratified folds (default with --grid: 5)\n"
     "  --folds FILE         the folds from NDJSON {\"id\": ID, \"fold\": N}\n"
     "                       lines, one per row, instead of --cv\n"
@@ -92,7 +96,9 @@ static const char usage_text[] =
     "  logreg -m model/ -C 4 --class-weight balanced train.vec.jsonl\n"
     "  logreg -m model/ --penalty l1 -C 8 --max-iter 2000 train.vec.jsonl\n"
     "  logreg -m model/ --grid 'C=0.1,1,8;penalty=l1,l2' --cv 5 --seed 42 \\\n"
-    "    --jobs 2 --cv-out cv.csv train.vec.jsonl\n";
+    "    --jobs 2 --cv-out cv.csv train.vec.jsonl\n"
+    "  logreg -m model/ --grid 'C=1,8;penalty=l1,l2 | C=1,8;multi_class=multinomial' \\\n"
+    "    --cv 5 train.vec.jsonl\n";
 
 enum {
     OPT_PENALTY = 256, OPT_CLASS_WEIGHT, OPT_TOL, OPT_MAX_ITER, OPT_INTERCEPT_SCALING, OPT_NO_INTERCEPT,
@@ -227,14 +233,17 @@ static void parse_args(config *c, int argc, char **argv)
         die_usage("--folds-out needs cross-validation (--grid, --cv or --folds)");
 }
 
-/* "C=1 class_weight=balanced penalty=l2": a candidate's grid values */
+/* "C=1 class_weight=balanced penalty=l2": a candidate's grid values (the
+ * keys of its own sub-grid) */
 static void describe_candidate(strbuf *b, const gs_grid *g, size_t c)
 {
     for (size_t i = 0; i < g->nkeys; i++) {
-        if (i) sb_addc(b, ' ');
+        const char *text = g->text[c * g->nkeys + i];
+        if (!text) continue;
+        if (b->len) sb_addc(b, ' ');
         sb_adds(b, g->keys[i]);
         sb_addc(b, '=');
-        sb_adds(b, g->text[c * g->nkeys + i]);
+        sb_adds(b, text);
     }
 }
 

@@ -31,7 +31,8 @@ const char *gs_scoring_name(gs_scoring s)
 
 /* ------------------------------------------------------------------ grid */
 
-/* byte-sorted, as Python sorts the keys of a parameter grid */
+/* byte-sorted, as Python sorts the keys of a parameter grid: the order of
+ * the product (gs_grid_parse) and of the table's columns */
 static const char *const grid_keys[] = {"C",           "class_weight", "intercept_scaling", "max_iter",
                                         "multi_class", "penalty",      "tol"};
 #define NGRID_KEYS (sizeof grid_keys / sizeof grid_keys[0])
@@ -89,25 +90,32 @@ static void apply_value(lr_params *p, const char *key, const char *v, strbuf *b)
     }
 }
 
-typedef struct grid_key {
-    const char *name; /* one of grid_keys */
-    size_t nvals;
-    char **vals;
-} grid_key;
+typedef struct subgrid {
+    char *spec;                  /* its text, trimmed (for messages) */
+    size_t nvals[NGRID_KEYS];    /* per key of grid_keys: 0 where the sub-grid lacks it */
+    char **vals[NGRID_KEYS];
+    size_t ncand;
+} subgrid;
 
-static int cmp_key(const void *a, const void *b)
+/* the length of s up to its first sep outside braces */
+static size_t span_outside_braces(const char *s, char sep)
 {
-    return strcmp(((const grid_key *)a)->name, ((const grid_key *)b)->name);
+    int depth = 0;
+    const char *q = s;
+    for (; *q && !(*q == sep && depth == 0); q++) {
+        if (*q == '{') depth++;
+        else if (*q == '}' && depth > 0) depth--;
+    }
+    return (size_t)(q - s);
 }
 
-void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base)
+/* one SPEC of 'SPEC | SPEC | ...': 'KEY=V,V,...;KEY=V,...' */
+static void parse_subgrid(subgrid *sg)
 {
-    memset(g, 0, sizeof *g);
-    grid_key keys[NGRID_KEYS];
     size_t nkeys = 0;
-    const char *s = spec;
+    const char *s = sg->spec;
     while (*s) {
-        size_t len = strcspn(s, ";");
+        size_t len = span_outside_braces(s, ';');
         char *part = trim(s, len);
         s += len + (s[len] == ';');
         if (!*part) {
@@ -119,79 +127,120 @@ void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base)
         char *name = trim(part, (size_t)(eq - part));
         for (char *c = name; *c; c++)
             if (*c == '-') *c = '_';
-        const char *known = NULL;
+        size_t key = NGRID_KEYS;
         for (size_t i = 0; i < NGRID_KEYS; i++)
-            if (strcmp(name, grid_keys[i]) == 0) known = grid_keys[i];
-        if (!known)
+            if (strcmp(name, grid_keys[i]) == 0) key = i;
+        if (key == NGRID_KEYS)
             die_usage("--grid: unknown key '%s' (C, penalty, class_weight, max_iter, tol, intercept_scaling, "
                       "multi_class)", name);
-        for (size_t i = 0; i < nkeys; i++)
-            if (keys[i].name == known) die_usage("--grid: key '%s' given twice", known);
+        if (sg->nvals[key]) die_usage("--grid: key '%s' given twice", grid_keys[key]);
         free(name);
-        grid_key *k = &keys[nkeys++];
-        k->name = known;
-        k->nvals = 0;
-        k->vals = NULL;
+        nkeys++;
         /* values: ',' outside braces separates */
         const char *v = eq + 1;
         for (;;) {
-            int depth = 0;
-            const char *q = v;
-            for (; *q && !(*q == ',' && depth == 0); q++) {
-                if (*q == '{') depth++;
-                else if (*q == '}' && depth > 0) depth--;
-            }
-            char *val = trim(v, (size_t)(q - v));
-            if (!*val) die_usage("--grid: %s has an empty value", known);
-            k->vals = xrealloc(k->vals, (k->nvals + 1) * sizeof *k->vals);
-            k->vals[k->nvals++] = val;
-            if (!*q) break;
-            v = q + 1;
+            size_t vlen = span_outside_braces(v, ',');
+            char *val = trim(v, vlen);
+            if (!*val) die_usage("--grid: %s has an empty value", grid_keys[key]);
+            sg->vals[key] = xrealloc(sg->vals[key], (sg->nvals[key] + 1) * sizeof *sg->vals[key]);
+            sg->vals[key][sg->nvals[key]++] = val;
+            if (!v[vlen]) break;
+            v += vlen + 1;
         }
         free(part);
     }
-    if (nkeys == 0) die_usage("--grid: no KEY=VALUES in '%s'", spec);
-    qsort(keys, nkeys, sizeof *keys, cmp_key);
-
-    size_t ncand = 1;
-    for (size_t i = 0; i < nkeys; i++) {
-        if (ncand > 1000000 / keys[i].nvals) die_usage("--grid: more than a million candidates");
-        ncand *= keys[i].nvals;
+    sg->ncand = nkeys ? 1 : 0;
+    for (size_t i = 0; i < NGRID_KEYS; i++) {
+        if (!sg->nvals[i]) continue;
+        if (sg->ncand > 1000000 / sg->nvals[i]) die_usage("--grid: more than a million candidates");
+        sg->ncand *= sg->nvals[i];
     }
+}
+
+void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base)
+{
+    memset(g, 0, sizeof *g);
+    /* the sub-grids: '|' outside braces separates */
+    subgrid *subs = NULL;
+    size_t nsubs = 0;
+    for (const char *s = spec;;) {
+        size_t len = span_outside_braces(s, '|');
+        subs = xrealloc(subs, (nsubs + 1) * sizeof *subs);
+        memset(&subs[nsubs], 0, sizeof *subs);
+        subs[nsubs++].spec = trim(s, len);
+        if (!s[len]) break;
+        s += len + 1;
+    }
+    size_t ncand = 0;
+    int in_union[NGRID_KEYS] = {0};
+    for (size_t h = 0; h < nsubs; h++) {
+        subgrid *sg = &subs[h];
+        parse_subgrid(sg);
+        if (!sg->ncand) {
+            if (nsubs == 1) die_usage("--grid: no KEY=VALUES in '%s'", spec);
+            die_usage("--grid: sub-grid %zu of %zu is empty (no KEY=VALUES between the '|'s) in '%s'", h + 1, nsubs,
+                      spec);
+        }
+        if (ncand + sg->ncand > 1000000) die_usage("--grid: more than a million candidates");
+        ncand += sg->ncand;
+        for (size_t i = 0; i < NGRID_KEYS; i++) in_union[i] |= sg->nvals[i] > 0;
+    }
+
+    /* the union of the keys, byte-sorted as grid_keys is */
+    size_t nkeys = 0, col[NGRID_KEYS];
+    g->keys = xmalloc(NGRID_KEYS * sizeof *g->keys);
+    for (size_t i = 0; i < NGRID_KEYS; i++)
+        if (in_union[i]) {
+            col[i] = nkeys;
+            g->keys[nkeys++] = xstrdup(grid_keys[i]);
+        }
     g->nkeys = nkeys;
-    g->keys = xmalloc(nkeys * sizeof *g->keys);
-    for (size_t i = 0; i < nkeys; i++) g->keys[i] = xstrdup(keys[i].name);
     g->ncand = ncand;
     g->cand = xmalloc(ncand * sizeof *g->cand);
-    g->text = xmalloc(ncand * nkeys * sizeof *g->text);
+    g->text = xcalloc(ncand * nkeys, sizeof *g->text);
     strbuf b = {0};
-    for (size_t c = 0; c < ncand; c++) {
-        lr_params_copy(&g->cand[c], base);
-        size_t rest = c;
-        for (size_t i = nkeys; i-- > 0;) { /* the last key changes fastest */
-            size_t vi = rest % keys[i].nvals;
-            rest /= keys[i].nvals;
-            sb_clear(&b);
-            apply_value(&g->cand[c], keys[i].name, keys[i].vals[vi], &b);
-            g->text[c * nkeys + i] = xstrdup(sb_str(&b));
-        }
-        const char *conflict = lr_params_conflict(&g->cand[c]);
-        if (conflict) {
-            sb_clear(&b);
-            for (size_t i = 0; i < nkeys; i++) {
-                if (i) sb_addc(&b, ' ');
-                sb_adds(&b, keys[i].name);
-                sb_addc(&b, '=');
-                sb_adds(&b, g->text[c * nkeys + i]);
+    size_t c = 0;
+    for (size_t h = 0; h < nsubs; h++) {
+        const subgrid *sg = &subs[h];
+        for (size_t n = 0; n < sg->ncand; n++, c++) {
+            lr_params_copy(&g->cand[c], base);
+            size_t rest = n;
+            for (size_t i = NGRID_KEYS; i-- > 0;) { /* the last key changes fastest */
+                if (!sg->nvals[i]) continue;
+                size_t vi = rest % sg->nvals[i];
+                rest /= sg->nvals[i];
+                sb_clear(&b);
+                apply_value(&g->cand[c], grid_keys[i], sg->vals[i][vi], &b);
+                g->text[c * nkeys + col[i]] = xstrdup(sb_str(&b));
             }
-            die_usage("--grid: the candidate %s: %s; give such candidates a grid of their own", sb_str(&b), conflict);
+            const char *conflict = lr_params_conflict(&g->cand[c]);
+            if (conflict) {
+                sb_clear(&b);
+                for (size_t i = 0; i < nkeys; i++) {
+                    const char *t = g->text[c * nkeys + i];
+                    if (!t) continue;
+                    if (b.len) sb_addc(&b, ' ');
+                    sb_adds(&b, g->keys[i]);
+                    sb_addc(&b, '=');
+                    sb_adds(&b, t);
+                }
+                if (nsubs == 1)
+                    die_usage("--grid: the candidate %s: %s; give such candidates a grid of their own "
+                              "(--grid 'SPEC | SPEC')", sb_str(&b), conflict);
+                die_usage("--grid: sub-grid %zu of %zu ('%s'): the candidate %s: %s; give such candidates a grid of "
+                          "their own", h + 1, nsubs, sg->spec, sb_str(&b), conflict);
+            }
         }
     }
     sb_free(&b);
-    for (size_t i = 0; i < nkeys; i++) {
-        for (size_t j = 0; j < keys[i].nvals; j++) free(keys[i].vals[j]);
-        free(keys[i].vals);
+    for (size_t h = 0; h < nsubs; h++) {
+        for (size_t i = 0; i < NGRID_KEYS; i++) {
+            for (size_t j = 0; j < subs[h].nvals[i]; j++) free(subs[h].vals[i][j]);
+            free(subs[h].vals[i]);
+        }
+        free(subs[h].spec);
     }
+    free(subs);
 }
 
 void gs_grid_single(gs_grid *g, const lr_params *base)
@@ -390,11 +439,14 @@ static void add_param_json(strbuf *b, const gs_grid *g, size_t c, size_t i)
     } else sb_adds(b, text);
 }
 
+/* the candidate's own keys only (a key of another sub-grid is left out, as
+ * in GridSearchCV's cv_results_['params']) */
 static void add_params_json(strbuf *b, const gs_grid *g, size_t c)
 {
     sb_addc(b, '{');
-    for (size_t i = 0; i < g->nkeys; i++) {
-        if (i) sb_addc(b, ',');
+    for (size_t i = 0, n = 0; i < g->nkeys; i++) {
+        if (!g->text[c * g->nkeys + i]) continue;
+        if (n++) sb_addc(b, ',');
         json_quote(b, g->keys[i], strlen(g->keys[i]));
         sb_addc(b, ':');
         add_param_json(b, g, c, i);
@@ -446,9 +498,9 @@ void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_s
         if (csv) {
             snprintf(num, sizeof num, "%d", r->rank[c]);
             sb_adds(&b, num);
-            for (size_t i = 0; i < g->nkeys; i++) {
+            for (size_t i = 0; i < g->nkeys; i++) { /* empty: a key of another sub-grid */
                 sb_addc(&b, ',');
-                add_csv_field(&b, g->text[c * g->nkeys + i]);
+                if (g->text[c * g->nkeys + i]) add_csv_field(&b, g->text[c * g->nkeys + i]);
             }
             sb_addc(&b, ',');
             add_num(&b, r->mean[c]);

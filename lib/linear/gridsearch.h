@@ -20,10 +20,11 @@
  * the exact one (the caller's).
  *
  * Grid syntax: 'KEY=V,V,...;KEY=V,...' with KEY one of C, penalty,
- * class_weight, max_iter, tol, intercept_scaling ('-' may stand for '_').
+ * class_weight, max_iter, tol, intercept_scaling, multi_class ('-' may
+ * stand for '_'); several such grids separated by '|' (gs_grid_parse).
  * An explicit class weight is a braced list: class_weight=none,balanced,
- * {negative:1.2,neutral:0.8,positive:1.2} (commas inside braces do not
- * separate values). */
+ * {negative:1.2,neutral:0.8,positive:1.2} (',', ';' and '|' inside braces
+ * separate nothing). */
 #ifndef PIPECLF_GRIDSEARCH_H
 #define PIPECLF_GRIDSEARCH_H
 
@@ -40,15 +41,21 @@ const char *gs_scoring_name(gs_scoring s);
 
 typedef struct gs_grid {
     size_t nkeys;
-    char **keys;      /* the grid's keys, byte-sorted (scikit-learn's order) */
+    char **keys;      /* the keys of all sub-grids, byte-sorted (scikit-learn's order) */
     size_t ncand;
     lr_params *cand;  /* the candidates: base options with the grid's values */
-    char **text;      /* [cand * nkeys + key]: each value as canonical text */
+    char **text;      /* [cand * nkeys + key]: each value as canonical text;
+                         NULL where the candidate's sub-grid lacks the key
+                         (the candidate has the base option's value) */
 } gs_grid;
 
 /* Parses spec over the options base; dies with a usage error naming --grid.
- * Candidates follow itertools.product over the sorted keys: the last key
- * changes fastest. */
+ * 'SPEC | SPEC | ...' is a list of grids, as scikit-learn's param_grid given
+ * a list of dicts ('|' inside braces does not separate): the candidates of
+ * the first, then of the second, ... Within a sub-grid the candidates follow
+ * itertools.product over its sorted keys: the last key changes fastest.
+ * A candidate pairing options that exclude each other (lr_params_conflict)
+ * is a usage error naming its sub-grid. */
 void gs_grid_parse(gs_grid *g, const char *spec, const lr_params *base);
 /* A one-candidate grid: base itself (cross-validation without --grid). */
 void gs_grid_single(gs_grid *g, const lr_params *base);
@@ -109,7 +116,9 @@ void gs_result_free(gs_result *r);
  * candidate in grid order (rank, the grid's values, mean and std score,
  * fold scores, with_times: the fit times, convergence: false when some
  * fold's fit stopped at max_iter or stalled). Without the times, which vary
- * from run to run, the same inputs give the same bytes. Written atomically. */
+ * from run to run, the same inputs give the same bytes. A key that the
+ * candidate's sub-grid lacks is an empty CSV field and left out of its
+ * NDJSON "params" (as of gs_summary_json's best_params). Written atomically. */
 void gs_write_table(const char *path, const gs_grid *g, const gs_result *r, gs_scoring s, int with_times);
 /* A JSON object summing up the search (for the model's "cv"): scoring,
  * folds, candidates, the best candidate's index, options, mean, std and

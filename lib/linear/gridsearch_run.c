@@ -303,9 +303,17 @@ static void *worker(void *arg)
 
 /* --------------------------------------------------------- chains, jobs */
 
+/* the same text, or both without one (a key their sub-grids lack: the
+ * base option's value) */
+static int same_text(const char *a, const char *b)
+{
+    return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
 /* the same candidate but for max_iter and the keys of free_keys? (every
- * other grid value has the same text; everything outside the grid comes
- * from one base) */
+ * other grid value has the same text, a key that one's sub-grid lacks and
+ * the other's sets counting as different even where the values agree;
+ * everything outside the grid comes from one base) */
 static int same_but(const gs_grid *g, size_t a, size_t b, const char *const *free_keys, size_t nfree)
 {
     for (size_t i = 0; i < g->nkeys; i++) {
@@ -313,7 +321,7 @@ static int same_but(const gs_grid *g, size_t a, size_t b, const char *const *fre
         int is_free = strcmp(key, "max_iter") == 0;
         for (size_t f = 0; f < nfree; f++) is_free |= strcmp(key, free_keys[f]) == 0;
         if (is_free) continue;
-        if (strcmp(g->text[a * g->nkeys + i], g->text[b * g->nkeys + i]) != 0) return 0;
+        if (!same_text(g->text[a * g->nkeys + i], g->text[b * g->nkeys + i])) return 0;
     }
     return 1;
 }
@@ -332,7 +340,8 @@ static int cmp_chain(const void *a, const void *b, void *arg)
 }
 
 /* each candidate's class weight as the place of its value among the grid's
- * class_weight values (all 0 when the grid has none) */
+ * class_weight values (all 0 when the grid has none; the base's, for the
+ * candidates of sub-grids without class_weight, is a value of its own) */
 static size_t *class_weight_ranks(const gs_grid *g)
 {
     size_t *rank = xcalloc(g->ncand, sizeof *rank), key = g->nkeys;
@@ -344,7 +353,7 @@ static size_t *class_weight_ranks(const gs_grid *g)
     for (size_t c = 0; c < g->ncand; c++) {
         const char *text = g->text[c * g->nkeys + key];
         size_t r = 0;
-        while (r < nseen && strcmp(seen[r], text) != 0) r++;
+        while (r < nseen && !same_text(seen[r], text)) r++;
         if (r == nseen) {
             seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
             seen[nseen++] = text;

@@ -2,7 +2,10 @@
 """Goldens for logreg (lib/linear/logreg, lib/linear/linsolve, lib/linear/gridsearch), made with
 scikit-learn's liblinear. Run by `make golden-logreg`:
 
-    tests/ref/logreg_ref.py BIN_DIR SHARED_DIR
+    tests/ref/logreg_ref.py BIN_DIR SHARED_DIR [--only grid_list]
+
+(--only grid_list: only grid_list.json, from the tweets.jsonl.gz and
+folds.jsonl.gz already there; the other goldens are left as they are.)
 
 Writes tests/golden/logreg/:
   tweets.jsonl.gz   features: the first 1500 cleaned tweets of the Kaggle
@@ -29,6 +32,12 @@ Writes tests/golden/logreg/:
                     random_state=0) folds (folds.jsonl.gz): every candidate's mean
                     macro-F1, the best candidate and score.
   folds.jsonl.gz    those folds, {"id","fold"} per row.
+  grid_list.json    GridSearchCV with a list of grids (logreg --grid 'SPEC |
+                    SPEC') on the same data and folds: liblinear's one-vs-rest
+                    over C x penalty x class_weight, then multinomial (lbfgs,
+                    tol 1e-10) over C x class_weight; every candidate's params
+                    (its own keys only, as cv_results_['params']), fold and
+                    mean macro-F1 and rank, the best index, params and score.
   scores.json       accuracy_score and f1_score(average='macro'|'weighted') of a
                     few (truth, prediction) vectors.
 
@@ -52,7 +61,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.linear_model._base import LinearClassifierMixin
@@ -110,6 +119,77 @@ class LiblinearOvR(LinearClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         return self._predict_proba_lr(X)
+
+
+class StudyLogReg(ClassifierMixin, BaseEstimator):
+    """logreg's options as one estimator, so that one GridSearchCV can search
+    over multi_class as `logreg --grid` does: 'ovr' is liblinear's
+    one-vs-rest (LiblinearOvR), 'multinomial' LogisticRegression(solver=
+    'lbfgs') (L2 only, as `logreg --multi-class multinomial`; scikit-learn
+    1.8 dropped multi_class, lbfgs being multinomial for 3+ classes). The
+    defaults are logreg's, which a candidate whose grid lacks a key takes."""
+
+    def __init__(self, C=1.0, penalty="l2", class_weight=None, tol=1e-4, max_iter=100, multi_class="ovr",
+                 random_state=None):
+        self.C = C
+        self.penalty = penalty
+        self.class_weight = class_weight
+        self.tol = tol
+        self.max_iter = max_iter
+        self.multi_class = multi_class
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        if self.multi_class == "multinomial":
+            if self.penalty != "l2":
+                raise ValueError("multinomial takes penalty l2 only")
+            self.model_ = LogisticRegression(C=self.C, class_weight=self.class_weight, tol=self.tol,
+                                             max_iter=self.max_iter)
+        else:
+            self.model_ = LiblinearOvR(C=self.C, penalty=self.penalty, class_weight=self.class_weight, tol=self.tol,
+                                       max_iter=self.max_iter, random_state=self.random_state)
+        self.model_.fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def grid_list_golden(out):
+    """grid_list.json: GridSearchCV over a list of grids on tweets.jsonl.gz
+    with the folds of folds.jsonl.gz (both as written to out)"""
+    from sklearn.model_selection import GridSearchCV
+    ids, X, y = read_vectors(os.path.join(out, "tweets.jsonl.gz"))
+    with gzip.open(os.path.join(out, "folds.jsonl.gz"), "rt", encoding="utf-8") as f:
+        fold_by_id = {r["id"]: r["fold"] for r in map(json.loads, f)}
+    fold_of = np.array([fold_by_id[i] for i in ids])
+    k = int(fold_of.max()) + 1
+    splits = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)]
+    param_grid = [{"C": [0.1, 1], "penalty": ["l1", "l2"], "class_weight": [None, "balanced"]},
+                  {"C": [0.1, 1, 8], "class_weight": [None, "balanced"], "multi_class": ["multinomial"],
+                   "tol": [1e-10], "max_iter": [100000]}]
+    spec = ("C=0.1,1;penalty=l1,l2;class_weight=none,balanced | "
+            "C=0.1,1,8;class_weight=none,balanced;multi_class=multinomial;tol=1e-10;max_iter=100000")
+    gs = GridSearchCV(StudyLogReg(random_state=0), param_grid, scoring="f1_macro", cv=splits, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gs.fit(X, y)
+    res = gs.cv_results_
+
+    def plain(params):
+        return {key: "none" if v is None else v for key, v in params.items()}
+
+    cands = []
+    for i, params in enumerate(res["params"]):
+        cands.append({"params": plain(params), "rank": int(res["rank_test_score"][i]),
+                      "mean_score": float(res["mean_test_score"][i]),
+                      "fold_scores": [float(res[f"split{f}_test_score"][i]) for f in range(k)]})
+    with open(os.path.join(out, "grid_list.json"), "w", encoding="utf-8") as f:
+        json.dump({"grid": spec, "param_grid": repr(param_grid), "folds": k, "seed": SKLEARN_SEED,
+                   "scoring": "macro_f1", "best_index": int(gs.best_index_), "best_params": plain(gs.best_params_),
+                   "best_score": float(gs.best_score_), "candidates": cands}, f, indent=1)
+        f.write("\n")
 
 
 def read_vectors(path):
@@ -183,6 +263,12 @@ def main():
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = os.path.join(repo, "tests", "golden", "logreg")
     os.makedirs(out, exist_ok=True)
+    if sys.argv[3:] == ["--only", "grid_list"]:
+        grid_list_golden(out)
+        print(f"{out}/grid_list.json written")
+        return
+    if sys.argv[3:]:
+        sys.exit("usage: logreg_ref.py BIN_DIR SHARED_DIR [--only grid_list]")
     from sklearn.datasets import make_classification
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import accuracy_score, f1_score
@@ -333,6 +419,7 @@ def main():
                                    "penalty": best["penalty"]},
                    "best_score": float(gs.best_score_), "candidates": cands}, f, indent=1)
         f.write("\n")
+    grid_list_golden(out)
     print(f"logreg goldens written to {out}")
 
 

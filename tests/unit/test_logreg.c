@@ -275,6 +275,36 @@ static void test_grid(void)
     lr_params_free(&base);
 }
 
+/* a list of grids: the candidates of each in turn, the keys the union, a
+ * key a candidate's sub-grid lacks without text and at the base's value */
+static void test_grid_list(void)
+{
+    lr_params base;
+    lr_params_default(&base);
+    base.penalty = LR_L1;
+    gs_grid g;
+    gs_grid_parse(&g, "C=1,2;class_weight=none,{a|b:2} | multi_class=multinomial;C=4;penalty=l2 | tol=0.5", &base);
+    CHECK("grid list: 4 + 1 + 1 candidates", g.ncand == 6);
+    CHECK("grid list: the keys of all sub-grids, byte-sorted",
+          g.nkeys == 5 && strcmp(g.keys[0], "C") == 0 && strcmp(g.keys[1], "class_weight") == 0 &&
+              strcmp(g.keys[2], "multi_class") == 0 && strcmp(g.keys[3], "penalty") == 0 &&
+              strcmp(g.keys[4], "tol") == 0);
+    CHECK("grid list: the first sub-grid's candidates first, in its own order",
+          g.cand[1].C == 1 && g.cand[1].cw_kind == LR_CW_EXPLICIT && g.cand[2].C == 2 &&
+              g.cand[2].cw_kind == LR_CW_NONE);
+    CHECK_STR("grid list: '|' inside braces is part of a label", g.cand[1].cw_label[0], "a|b");
+    CHECK("grid list: keys the sub-grid lacks have no text",
+          g.text[0 * g.nkeys + 2] == NULL && g.text[0 * g.nkeys + 3] == NULL && g.text[4 * g.nkeys + 1] == NULL &&
+              g.text[5 * g.nkeys + 0] == NULL && g.text[5 * g.nkeys + 4] != NULL);
+    CHECK("grid list: ... and the base options' values",
+          g.cand[0].penalty == LR_L1 && !g.cand[0].multinomial && g.cand[5].C == 1 && g.cand[5].penalty == LR_L1 &&
+              g.cand[5].tol == 0.5 && g.cand[4].cw_kind == LR_CW_NONE);
+    CHECK("grid list: the second sub-grid's candidate", g.cand[4].multinomial && g.cand[4].penalty == LR_L2 &&
+                                                            g.cand[4].C == 4);
+    gs_grid_free(&g);
+    lr_params_free(&base);
+}
+
 static void grid_parse_dies(const void *spec)
 {
     lr_params base;
@@ -297,6 +327,12 @@ static void test_grid_errors(void)
         {"C=1,,2", "test_logreg: --grid: C has an empty value"},
         {"class_weight={a:x}", "test_logreg: --grid: class_weight={a:x}: a class weight must be a positive number"},
         {";", "test_logreg: --grid: no KEY=VALUES in ';'"},
+        {"C=1|;", "test_logreg: --grid: sub-grid 2 of 2 is empty (no KEY=VALUES between the '|'s) in 'C=1|;'"},
+        {"C=1,2 | C=3;multi_class=multinomial;penalty=l2,l1",
+         "test_logreg: --grid: sub-grid 2 of 2 ('C=3;multi_class=multinomial;penalty=l2,l1'): the candidate C=3 "
+         "multi_class=multinomial penalty=l1: multinomial takes penalty l2 only (scikit-learn's lbfgs; l1 is "
+         "one-vs-rest's liblinear); give such candidates a grid of their own"},
+        {"C=1 | C=1;C=2", "test_logreg: --grid: key 'C' given twice"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char msg[512], name[300];
@@ -576,6 +612,7 @@ int main(void)
     test_class_weight_parsing();
     test_class_weights();
     test_grid();
+    test_grid_list();
     test_grid_errors();
     test_folds();
     test_scores();

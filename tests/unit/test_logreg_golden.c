@@ -20,7 +20,15 @@
  * relative + 1e-5 and probabilities to 1e-5, predictions on 99.5% of rows;
  * at scikit-learn's default tol, predictions on 99.5% of rows and
  * probabilities to 0.02 (both sides stop about tol short of the optimum,
- * by other paths); stopped at max_iter, the iterations equal. */
+ * by other paths); stopped at max_iter, the iterations equal.
+ *
+ * grid_list.json: GridSearchCV with a list of grids (param_grid=[{C,
+ * penalty, class_weight} one-vs-rest, {C, class_weight} multinomial at tol
+ * 1e-10]) against `logreg --grid 'SPEC | SPEC'` on scikit-learn's folds:
+ * with --exact every candidate's params (its own keys), fold scores, mean
+ * and rank to the bit (the multinomial fits reach the optimum on both sides,
+ * so the predictions agree), and the same best candidate; the fast search
+ * every mean within 0.01 (the golden_grid_fast bar) and the same winner. */
 #include "check.h"
 #include "core/common.h"
 #include "linear/logreg.h"
@@ -239,6 +247,74 @@ static int check_golden(char *golden, int multinomial, const char *bin, const ch
     return configs;
 }
 
+/* The CV table of `logreg --grid` (NDJSON) against grid_list.json;
+ * exact: fold scores and means equal to the bit, else means within 0.01. */
+static void check_grid_list(const char *bin, const char *tmp, const char *data_path, const char *folds_path,
+                            const cJSON *golden, int exact)
+{
+    const char *mode = exact ? "exact" : "fast";
+    char cmd[2048], label[512], path[256];
+    snprintf(cmd, sizeof cmd,
+             "%s/logreg -q %s -m '%s/grid-%s' --grid '%s' --folds '%s' --seed %d --cv-out '%s/grid-%s.jsonl' '%s' "
+             "2> '%s/stderr'",
+             bin, exact ? "--exact" : "", tmp, mode, cJSON_GetObjectItem(golden, "grid")->valuestring, folds_path,
+             cJSON_GetObjectItem(golden, "seed")->valueint, tmp, mode, data_path, tmp);
+    snprintf(label, sizeof label, "grid list (%s): logreg runs", mode);
+    int rc = system(cmd);
+    CHECK(label, rc == 0);
+    if (rc != 0) return;
+    snprintf(path, sizeof path, "%s/grid-%s.jsonl", tmp, mode);
+    char *table = slurp_file(path);
+    const cJSON *want = cJSON_GetObjectItem(golden, "candidates")->child;
+    int rows = 0, same_params = 1, same_rank = 1, same_folds = 1, means_close = 1;
+    double worst = 0;
+    for (char *line = table, *next; line && *line && want; line = next, want = want->next, rows++) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        cJSON *got = cJSON_Parse(line);
+        if (!got) break;
+        same_params &= cJSON_Compare(cJSON_GetObjectItem(got, "params"), cJSON_GetObjectItem(want, "params"), 1);
+        same_rank &= cJSON_GetObjectItem(got, "rank")->valueint == cJSON_GetObjectItem(want, "rank")->valueint;
+        double m = cJSON_GetObjectItem(got, "mean_score")->valuedouble,
+               sk = cJSON_GetObjectItem(want, "mean_score")->valuedouble;
+        if (fabs(m - sk) > worst) worst = fabs(m - sk);
+        means_close &= exact ? m == sk : fabs(m - sk) <= 0.01;
+        const cJSON *a = cJSON_GetObjectItem(got, "fold_scores")->child,
+                    *b = cJSON_GetObjectItem(want, "fold_scores")->child;
+        for (; a && b; a = a->next, b = b->next) same_folds &= a->valuedouble == b->valuedouble;
+        same_folds &= !a && !b;
+        cJSON_Delete(got);
+    }
+    int ncand = cJSON_GetArraySize(cJSON_GetObjectItem(golden, "candidates"));
+    snprintf(label, sizeof label, "grid list (%s): %d candidates in GridSearchCV's order, the same params", mode,
+             rows);
+    CHECK(label, rows == ncand && !want && same_params);
+    if (exact) {
+        snprintf(label, sizeof label, "grid list (exact): fold scores, means and ranks equal GridSearchCV's");
+        CHECK(label, same_folds && means_close && same_rank);
+    } else {
+        snprintf(label, sizeof label, "grid list (fast): every mean within 0.01 of GridSearchCV's (largest %.3g)",
+                 worst);
+        CHECK(label, means_close);
+    }
+    snprintf(path, sizeof path, "%s/grid-%s/logreg.json", tmp, mode);
+    char *model = slurp_file(path);
+    cJSON *mj = model ? cJSON_Parse(model) : NULL, *cv = mj ? cJSON_GetObjectItem(mj, "cv") : NULL;
+    int best = cv ? cJSON_GetObjectItem(cv, "best_index")->valueint : -1;
+    const cJSON *best_params = cJSON_GetObjectItem(golden, "best_params"), *item;
+    int refit_as_best = mj != NULL; /* the model's options have the best candidate's values */
+    cJSON_ArrayForEach(item, best_params) {
+        refit_as_best &= cJSON_Compare(item, cJSON_GetObjectItem(cJSON_GetObjectItem(mj, "options"), item->string), 1);
+    }
+    snprintf(label, sizeof label, "grid list (%s): GridSearchCV's best candidate (%d) chosen and refitted", mode,
+             cJSON_GetObjectItem(golden, "best_index")->valueint);
+    CHECK(label, cv && best == cJSON_GetObjectItem(golden, "best_index")->valueint &&
+                     cJSON_Compare(cJSON_GetObjectItem(cv, "best_params"), best_params, 1) && refit_as_best);
+    cJSON_Delete(mj);
+    free(model);
+    free(table);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -260,6 +336,17 @@ int main(int argc, char **argv)
 
     CHECK("28 golden configurations (liblinear)", check_golden(golden, 0, bin, tmp, data_path, data) == 28);
     CHECK("13 golden configurations (multinomial)", check_golden(multi, 1, bin, tmp, data_path, data) == 13);
+
+    char *folds_path = gunzip_to(GOLDEN "folds.jsonl.gz", tmp, "folds.jsonl"), *list = slurp_file(GOLDEN "grid_list.json");
+    cJSON *list_json = list ? cJSON_Parse(list) : NULL;
+    CHECK("grid_list.json and folds readable", folds_path && list_json);
+    if (folds_path && list_json) {
+        check_grid_list(bin, tmp, data_path[0], folds_path, list_json, 1);
+        check_grid_list(bin, tmp, data_path[0], folds_path, list_json, 0);
+    }
+    cJSON_Delete(list_json);
+    free(list);
+    free(folds_path);
 
     char cleanup[256];
     snprintf(cleanup, sizeof cleanup, "rm -rf '%s'", tmp);
