@@ -4,6 +4,7 @@
 #   make check SANITIZE=1   the same under ASan + UBSan (separate build directory)
 #   make study      run the tweet study (pipelines/tweets.mk) on ../shared data (FAST=1: 40% train)
 #   make baseline   only its TF-IDF + logistic-regression half; make bert: its BERT half
+#   make papers     the papers study (pipelines/papers.mk; papers-baseline, papers-bert)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall takes it back)
 #   make bench      run the benchmarks in bench/ (needs the Python reference tools)
 #   make golden     regenerate the committed golden files with the reference tools
@@ -47,7 +48,7 @@ BENCH_TARGETS  := bench-csvclean
 GOLDEN_TARGETS := golden-data
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all programs check test study baseline bert install uninstall bench golden deps clean bench-csvclean golden-data
+.PHONY: all programs check test study baseline bert papers papers-baseline papers-bert install uninstall bench golden deps clean bench-csvclean golden-data
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -89,19 +90,23 @@ check test: deps
 	@$(MAKE) --no-print-directory programs
 	@SANITIZE=$(SANITIZE) tests/run.sh $(BUILD) $(SHARED)
 
-# The study as far as it exists; see pipelines/tweets.mk for its variables.
-# The data is looked for first, before anything is built: a missing file
-# stops make with the study file's one line (what is missing, the variable
-# that moves it, where the data comes from).
-STUDY_GOALS := study baseline bert
-ifneq ($(filter $(STUDY_GOALS),$(MAKECMDGOALS)),)
-STUDY_DATA_ERROR := $(shell $(MAKE) -s --no-print-directory -f pipelines/tweets.mk 'SHARED=$(SHARED)' \
+# The studies (pipelines/study.mk lists the common variables, each study
+# file its own): make study (the tweets; make baseline, make bert: one
+# half) and make papers. The data is looked for first, before anything is
+# built: a missing file stops make with the study file's one line (what is
+# missing, the variable that moves it, where the data comes from).
+study_file = pipelines/$(if $(filter papers%,$(1)),papers,tweets).mk
+study_goal = $(if $(filter papers,$(1)),study,$(patsubst papers-%,%,$(1)))
+STUDY_GOALS := study baseline bert papers papers-baseline papers-bert
+STUDY_FIRST := $(firstword $(filter $(STUDY_GOALS),$(MAKECMDGOALS)))
+ifneq ($(STUDY_FIRST),)
+STUDY_DATA_ERROR := $(shell $(MAKE) -s --no-print-directory -f $(call study_file,$(STUDY_FIRST)) 'SHARED=$(SHARED)' \
                             $(if $(filter command line,$(origin DATA)),'DATA=$(DATA)') data-present 2>&1 >/dev/null \
                             | sed -n 's/^.*\*\*\* \(.*\)\.  Stop\.$$/\1/p')
 $(if $(STUDY_DATA_ERROR),$(error $(STUDY_DATA_ERROR)))
 endif
 $(STUDY_GOALS): all
-	@$(MAKE) --no-print-directory -f pipelines/tweets.mk BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) $@
+	@$(MAKE) --no-print-directory -f $(call study_file,$@) BIN=$(abspath $(BUILD)/bin) SHARED=$(SHARED) $(call study_goal,$@)
 
 # make install PREFIX=/usr/local DESTDIR=: the programs, the GPU library when
 # built, man pages, shipped data, the studies' make files (scripts/install.sh
