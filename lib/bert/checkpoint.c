@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char MAGIC[8] = {'P', 'C', 'L', 'F', 'C', 'K', 'P', 'T'};
 
@@ -138,7 +139,18 @@ int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, 
              (unsigned long long)h[H_N], s->n);
         goto out;
     }
+    if (h[H_POS] > s->n) {
+        fail(err, errlen, "%s: corrupt epoch position %llu (the epoch has %zu examples)", path,
+             (unsigned long long)h[H_POS], s->n);
+        goto out;
+    }
     if (h[H_ARGS_LEN] > (1u << 24) || h[H_LOG_LEN] > ((uint64_t)1 << 40)) goto truncated;
+    /* lengths past the end of the file: refused before they are allocated */
+    struct stat st;
+    long here = ftell(f);
+    if (fstat(fileno(f), &st) != 0 || here < 0 || st.st_size < here) goto truncated;
+    const uint64_t left = (uint64_t)st.st_size - (uint64_t)here;
+    if (h[H_ARGS_LEN] > left || h[H_LOG_LEN] > left - h[H_ARGS_LEN]) goto truncated;
     args = xmalloc(h[H_ARGS_LEN] + 1);
     log = xmalloc(h[H_LOG_LEN] + 1);
     if (!get(f, args, h[H_ARGS_LEN]) || !get(f, log, h[H_LOG_LEN])) goto truncated;

@@ -28,6 +28,9 @@ int model_fail(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, MODEL_ERR_MAX, fmt, ap);
     va_end(ap);
+    /* one line: a name quoted from a damaged file may hold control characters */
+    for (char *c = err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return -1;
 }
 
