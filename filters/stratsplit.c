@@ -34,6 +34,9 @@ static const char usage_text[] =
     "  -n, --names LIST     split names, comma-separated (default: train,test for\n"
     "                       2 splits, train,val,test for 3, else split1..splitN)\n"
     "  -s, --seed N         seed, an unsigned 64-bit integer (default: 0)\n"
+    "  --per-class NAME=N   split NAME gets exactly N rows of every class (a\n"
+    "                       balanced held-out set); --names lists it, --ratios\n"
+    "                       gives the other splits' shares of the rest\n"
     "  --allow-empty-class  let a class too small to reach every split leave some\n"
     "                       split without rows (default: an error; or drop small\n"
     "                       classes first with csvclean --min-class-count N)\n"
@@ -78,7 +81,8 @@ static const char usage_text[] =
 
 enum {
     OPT_ID_FIELD = 256, OPT_LABEL_FIELD, OPT_IDS_OUT, OPT_IDS_IN, OPT_ALLOW_EMPTY, OPT_TRAIN,
-    OPT_SUBSAMPLE, OPT_RESAMPLE, OPT_TOTAL, OPT_OVERSAMPLE, OPT_UNDERSAMPLE, OPT_STATS, OPT_PROGRESS
+    OPT_SUBSAMPLE, OPT_RESAMPLE, OPT_TOTAL, OPT_OVERSAMPLE, OPT_UNDERSAMPLE, OPT_STATS, OPT_PROGRESS,
+    OPT_PER_CLASS
 };
 
 /* PRNG streams of the one seed, one per decision (lib/core/prng) */
@@ -91,6 +95,9 @@ typedef struct config {
     const char *ids_out, *ids_in, *dir, *output, *stats_path, *train_name;
     double *ratios;
     size_t nsplits;
+    const char *per_class_arg; /* --per-class NAME=N */
+    char *per_class_name;
+    size_t per_class, per_class_split;
     char **names;
     char *names_list; /* "train,val,test", for messages */
     uint64_t seed;
@@ -169,6 +176,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"names", required_argument, 0, 'n'},
         {"seed", required_argument, 0, 's'},
         {"allow-empty-class", no_argument, 0, OPT_ALLOW_EMPTY},
+        {"per-class", required_argument, 0, OPT_PER_CLASS},
         {"id-field", required_argument, 0, OPT_ID_FIELD},
         {"label-field", required_argument, 0, OPT_LABEL_FIELD},
         {"ids-out", required_argument, 0, OPT_IDS_OUT},
@@ -201,6 +209,15 @@ static void parse_args(config *c, int argc, char **argv)
         case 'n': c->names_arg = optarg; break;
         case 's': c->seed = parse_seed(optarg); break;
         case OPT_ALLOW_EMPTY: c->allow_empty_class = 1; break;
+        case OPT_PER_CLASS: {
+            const char *eq = strrchr(optarg, '=');
+            if (!eq || eq == optarg) die_usage("--per-class: expected NAME=N, got '%s'", optarg);
+            free(c->per_class_name);
+            c->per_class_name = xstrndup(optarg, (size_t)(eq - optarg));
+            c->per_class = (size_t)parse_long_opt("--per-class", eq + 1, 1, 1L << 40);
+            c->per_class_arg = optarg;
+            break;
+        }
         case OPT_ID_FIELD: c->id_field = optarg; break;
         case OPT_LABEL_FIELD: c->label_field = optarg; break;
         case OPT_IDS_OUT: c->ids_out = optarg; break;
@@ -237,11 +254,23 @@ static void parse_args(config *c, int argc, char **argv)
     if (c->total && c->balance != BALANCE_RESAMPLE) die_usage("--total goes with --resample");
 
     c->nsplits = parse_ratios_opt("--ratios", c->ratios_arg, &c->ratios);
+    if (c->per_class_arg) {
+        /* the held-out split has no ratio of its own */
+        if (!c->names_arg) die_usage("--per-class needs --names (the held-out split among them)");
+        if (c->ids_in) die_usage("--per-class and --ids-in exclude one another (the ids say the splits)");
+        c->nsplits++;
+    }
     if (c->names_arg) {
         size_t n = parse_names(c, c->names_arg);
         if (n != c->nsplits)
-            die_usage("--names: %zu name%s for %zu ratio%s", n, n == 1 ? "" : "s", c->nsplits,
-                      c->nsplits == 1 ? "" : "s");
+            die_usage("--names: %zu name%s for %zu ratio%s%s", n, n == 1 ? "" : "s", c->nsplits - !!c->per_class_arg,
+                      c->nsplits - !!c->per_class_arg == 1 ? "" : "s", c->per_class_arg ? " and --per-class" : "");
+        if (c->per_class_arg) {
+            size_t s = 0;
+            while (s < c->nsplits && strcmp(c->names[s], c->per_class_name) != 0) s++;
+            if (s == c->nsplits) die_usage("--per-class: no split named '%s' in --names", c->per_class_name);
+            c->per_class_split = s;
+        }
     } else {
         c->names = default_split_names(c->nsplits);
     }
@@ -364,7 +393,18 @@ static void assign_splits(const config *c, dataset *d)
     class_rows all;
     class_rows_build(&all, d->class_of, NULL, d->n, d->nclasses);
     size_t *counts = xmalloc(d->nclasses * c->nsplits * sizeof *counts);
-    split_counts(&all, c->ratios, c->nsplits, counts);
+    if (c->per_class_arg) {
+        size_t small = split_counts_per_class(&all, c->ratios, c->nsplits, c->per_class_split, c->per_class, counts);
+        if (small < d->nclasses) {
+            size_t m = class_size(&all, small);
+            free(counts);
+            class_rows_free(&all);
+            die("class '%s' has %zu row%s, fewer than --per-class %s", d->labels[small], m, m == 1 ? "" : "s",
+                c->per_class_arg);
+        }
+    } else {
+        split_counts(&all, c->ratios, c->nsplits, counts);
+    }
     size_t empty = d->nclasses * c->nsplits; /* the first class x split left empty */
     for (size_t ks = 0; ks < d->nclasses * c->nsplits && !c->allow_empty_class; ks++)
         if (counts[ks] == 0) {
@@ -723,6 +763,7 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < c.nsplits; s++) free(c.names[s]);
     free(c.names);
     free(c.names_list);
+    free(c.per_class_name);
     free(c.ratios);
     free(c.resample_label);
     return 0;

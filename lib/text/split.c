@@ -100,6 +100,23 @@ void split_counts(const class_rows *cr, const double *ratios, size_t nsplits, si
         apportion(class_size(cr, c), ratios, nsplits, counts + c * nsplits);
 }
 
+size_t split_counts_per_class(const class_rows *cr, const double *ratios, size_t nsplits, size_t fixed,
+                              size_t per_class, size_t *counts)
+{
+    size_t *rest = xmalloc((nsplits > 1 ? nsplits - 1 : 1) * sizeof *rest);
+    for (size_t c = 0; c < cr->nclasses; c++) {
+        size_t m = class_size(cr, c);
+        if (m < per_class) {
+            free(rest);
+            return c;
+        }
+        if (nsplits > 1) apportion(m - per_class, ratios, nsplits - 1, rest);
+        for (size_t s = 0, o = 0; s < nsplits; s++) counts[c * nsplits + s] = s == fixed ? per_class : rest[o++];
+    }
+    free(rest);
+    return cr->nclasses;
+}
+
 /* the rows of class c, copied and shuffled with r */
 static size_t *shuffled_class(const class_rows *cr, size_t c, prng *r)
 {

@@ -42,6 +42,13 @@ void class_sizes(const class_rows *cr, size_t *sizes);
  * ratios), so every split gets its share of every class to within one row. */
 void split_counts(const class_rows *cr, const double *ratios, size_t nsplits, size_t *counts);
 
+/* Like split_counts, but split `fixed` gets exactly per_class rows of every
+ * class (a balanced set) and the other splits share the rest of each class
+ * by ratios (nsplits - 1 values, in split order without `fixed`). Returns
+ * the first class smaller than per_class, or nclasses when none is. */
+size_t split_counts_per_class(const class_rows *cr, const double *ratios, size_t nsplits, size_t fixed,
+                              size_t per_class, size_t *counts);
+
 /* Shuffles each class's rows with r (classes in order) and deals them out in
  * split order: the first counts[c * nsplits] rows to split 0, the next
  * counts[c * nsplits + 1] to split 1, ...; writes split_of[row]. */
