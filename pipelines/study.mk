@@ -33,69 +33,20 @@
 #   DEVICE, PRECISION   where BERT trains and predicts: cpu (default), cuda or
 #           auto; on the GPU fp32 (default), tf32, bf16 or fp16
 
-# This file's folder: the scripts are found from here (pipelines/, scripts/),
-# in the source tree and under PREFIX/share/pipeclf alike. (A study file that
-# checks its data first has set it, and included data.mk, already.)
-PIPELINES ?= $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
-ifndef require_data
-include $(PIPELINES)/data.mk
-endif
+include $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/study_data.mk
 
-# the programs: the build's, else an install's (PREFIX/bin beside PREFIX/share/pipeclf)
-BIN    ?= $(firstword $(wildcard $(PIPELINES)/../build/release/bin) $(abspath $(PIPELINES)/../../../bin))
-SEED   ?= 42
-JOBS   ?= 2
-FAST   ?= 0
-ifeq ($(FAST),1)
-RUNS   ?= runs/$(STUDY)-fast
-else
-RUNS   ?= runs/$(STUDY)
-endif
 BASE_FIELD   ?= text
 CV           ?= 5
 METRICS_OPTS ?=
-MODEL        ?= $(shell $(PIPELINES)/../scripts/fetch_model.sh)
-DEVICE       ?= cpu
-PRECISION    ?= fp32
-DEVICE_OPTS   = --device $(DEVICE) --precision $(PRECISION)
 CARD_REFERENCE ?= null
-
-empty :=
-space := $(empty) $(empty)
-comma := ,
-# Each step's summary (stderr) is kept beside its output for the report:
-# $(call logged,LOG) after a command sends stderr to LOG, and shows it.
-logged = 2> $(1) || { cat $(1) >&2; exit 1; }; cat $(1) >&2
-
-SPLIT    := $(RUNS)/split
-TOK      := $(RUNS)/tokens
 BASE     := $(RUNS)/baseline
 BERT     := $(RUNS)/bert
-SPLITS   := $(SPLIT)/train.jsonl $(SPLIT)/val.jsonl $(SPLIT)/test.jsonl
 EVALS    := val test
 
-.PHONY: study data data-present baseline bert
-.DELETE_ON_ERROR:
-# intermediate files (token records) are kept: a later run reuses them
-.SECONDARY:
-
+.PHONY: study baseline bert
 study: $(RUNS)/report.md $(RUNS)/model_card.json $(STUDY_EXTRA)
-data: $(SPLITS)
-# nothing to do: reading the study file has checked that the data is there
-data-present:
 baseline: $(BASE)/report.md
 bert: $(BERT)/compare.md
-
-# ---- data: cleaned records, then the stratified split, its assignment
-# saved for reuse (stratsplit --ids-in)
-$(RUNS)/clean.jsonl $(RUNS)/clean.stats.json &: $(CSV)
-	@mkdir -p $(@D)
-	$(BIN)/csvclean $(CLEAN_OPTS) \
-	    --stats $(RUNS)/clean.stats.json -o $(RUNS)/clean.jsonl $^ $(call logged,$(RUNS)/clean.log)
-
-$(SPLITS) $(RUNS)/split_ids.jsonl $(RUNS)/split.stats.json &: $(RUNS)/clean.jsonl
-	$(BIN)/stratsplit --ratios $(RATIOS) --seed $(SEED) $(SPLIT_OPTS) \
-	    --ids-out $(RUNS)/split_ids.jsonl --stats $(RUNS)/split.stats.json -d $(SPLIT) $< $(call logged,$(RUNS)/split.log)
 
 # ---- baseline: tfidf.json, then logreg.json chosen by stratified k-fold
 # grid search on macro-F1 and refitted on all of train
@@ -113,10 +64,6 @@ $(BASE)/%.pred.jsonl: $(SPLIT)/%.jsonl $(BASE)/tfidf.json $(BASE)/logreg.json
 
 # ---- BERT: the pretrained encoder fine-tuned on the tokenized text; a
 # checkpoint lets an interrupted run resume where it stopped
-$(TOK)/%.jsonl: $(SPLIT)/%.jsonl
-	@mkdir -p $(@D)
-	$(BIN)/wptok -m $(MODEL) $(WPTOK_OPTS) -o $@ $<
-
 $(BERT)/model/model.safetensors: $(TOK)/train.jsonl $(TOK)/val.jsonl
 	@mkdir -p $(BERT)
 	$(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) $(DEVICE_OPTS) --seed $(SEED) --threads $(JOBS) \
