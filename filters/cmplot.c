@@ -1,8 +1,10 @@
 /* cmplot: charts as SVG — a confusion matrix from a metrics JSON document,
  * ROC and precision-recall curves from prediction records, bars comparing
  * runs from metrics JSON documents or a compare CSV, training curves from
- * a metrics log. The curves and AUCs come from lib/eval/metrics (the numbers of
- * `metrics`), the drawing from lib/eval/plot; this file reads inputs. */
+ * a metrics log, lines and scatter plots of two columns of a CSV table. The
+ * curves and AUCs come from lib/eval/metrics (the numbers of `metrics`), the
+ * drawing from lib/eval/plot; this file reads inputs (and averages a lines
+ * chart's repeated rows). */
 #include "core/common.h"
 #include "text/csvread.h"
 #include "eval/metrics.h"
@@ -24,6 +26,9 @@ static const char usage_text[] =
     "       cmplot roc|pr [--positive LABEL] PRED.jsonl -o roc.svg\n"
     "       cmplot bars [--compare] [--names L] [--metrics L] FILE... -o bars.svg\n"
     "       cmplot curves LOG.ndjson -o curves.svg\n"
+    "       cmplot lines TABLE.csv --x COL --y COL [--group COL] -o lines.svg\n"
+    "       cmplot scatter TABLE.csv --x COL --y COL [--group COL] [--label COL]\n"
+    "              -o scatter.svg\n"
     "Draw a chart as SVG (standard output unless -o).\n"
     "\n"
     "Charts:\n"
@@ -41,6 +46,12 @@ static const char usage_text[] =
     "              evaluation): losses, other metrics, gradient norms and the\n"
     "              learning rate\n"
     "              against the step\n"
+    "  lines       a line with markers per value of the --group column of a CSV\n"
+    "              table with a header: --y against a numeric --x, points sorted\n"
+    "              by x; rows repeating a (group, x) pair (seeds) are drawn as\n"
+    "              their mean, with an error bar of one sample standard\n"
+    "              deviation either side\n"
+    "  scatter     a point per row of a CSV table, coloured by --group\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE    write the SVG to FILE (atomically)\n"
@@ -54,7 +65,16 @@ static const char usage_text[] =
     "  --names LIST         bars: comma-separated run names, one per run\n"
     "  --metrics LIST       bars: summary metrics to show (default: accuracy,\n"
     "                       macro_precision,macro_recall,macro_f1,weighted_f1)\n"
-    "  --x FIELD            curves: the x axis field (default: step)\n"
+    "  --x FIELD            curves: the x axis field (default: step);\n"
+    "                       lines, scatter: the x column (numeric)\n"
+    "  --y COL              lines, scatter: the y column (numeric)\n"
+    "  --group COL          lines, scatter: a line or colour per value of COL\n"
+    "  --label COL          scatter: name each point by its value of COL\n"
+    "  --hline Y[:LABEL]    lines, scatter: a dashed reference line y = Y\n"
+    "                       (repeatable)\n"
+    "  --vline X[:LABEL]    lines, scatter: a dashed reference line x = X\n"
+    "                       (repeatable)\n"
+    "  --x-log              lines, scatter: x on a log2 scale (x > 0)\n"
     "  -h, --help           this help; -V, --version  the version\n"
     "\n"
     "Summary metrics: accuracy, macro_precision, macro_recall, macro_f1,\n"
@@ -67,26 +87,44 @@ static const char usage_text[] =
     "  cmplot confusion test.json -o cm.svg\n"
     "  cmplot roc test.pred.jsonl -o roc.svg\n"
     "  cmplot bars --compare base.json bert.json --names baseline,bert -o bars.svg\n"
-    "  cmplot curves model/train_log.ndjson -o curves.svg\n";
+    "  cmplot curves model/train_log.ndjson -o curves.svg\n"
+    "  cmplot lines iclr.csv --x gamma --y pred_rate --group proportion --x-log \\\n"
+    "      --hline '0.5:true rate' -o pred_rate.svg\n";
 
-enum chart { CONFUSION, ROC, PR, BARS, CURVES };
+enum chart { CONFUSION, ROC, PR, BARS, CURVES, LINES, SCATTER, N_CHARTS };
 
 enum {
     OPT_TITLE = 256, OPT_NORMALIZE, OPT_POSITIVE, OPT_LABEL_FIELD, OPT_PRED_FIELD, OPT_PROBS_FIELD,
-    OPT_COMPARE, OPT_NAMES, OPT_METRICS, OPT_X
+    OPT_COMPARE, OPT_NAMES, OPT_METRICS, OPT_X, OPT_Y, OPT_GROUP, OPT_LABEL, OPT_HLINE, OPT_VLINE, OPT_X_LOG
 };
 
 typedef struct config {
     enum chart chart;
-    const char *output, *title, *positive, *names, *metrics, *xfield;
-    int normalize;
+    const char *output, *title, *positive, *names, *metrics, *xfield, *yfield, *group, *label;
+    int normalize, xlog;
     pred_fields fields;
+    plot_ref *hlines, *vlines;
+    size_t nhlines, nvlines;
     char **files;
     size_t nfiles;
 } config;
 
 /* which charts take an option */
-static const char *const chart_names[] = {"confusion", "roc", "pr", "bars", "curves"};
+static const char *const chart_names[N_CHARTS] = {"confusion", "roc", "pr", "bars", "curves", "lines", "scatter"};
+#define CHART_LIST "confusion, roc, pr, bars, curves, lines or scatter"
+
+/* --hline Y[:LABEL], --vline X[:LABEL] */
+static void add_ref(plot_ref **refs, size_t *n, const char *opt, const char *arg)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (end == arg || errno || !isfinite(v) || (*end && *end != ':'))
+        die_usage("%s: '%s' is not %s or %s:LABEL", opt, arg, opt[2] == 'h' ? "Y" : "X", opt[2] == 'h' ? "Y" : "X");
+    *refs = xrealloc(*refs, (*n + 1) * sizeof **refs);
+    (*refs)[*n].value = v;
+    (*refs)[(*n)++].label = *end == ':' && end[1] ? end + 1 : NULL;
+}
 
 static void only_for(const config *c, const char *opt, unsigned charts)
 {
@@ -107,12 +145,18 @@ static void parse_args(config *c, int argc, char **argv)
         {"names", required_argument, 0, OPT_NAMES},
         {"metrics", required_argument, 0, OPT_METRICS},
         {"x", required_argument, 0, OPT_X},
+        {"y", required_argument, 0, OPT_Y},
+        {"group", required_argument, 0, OPT_GROUP},
+        {"label", required_argument, 0, OPT_LABEL},
+        {"hline", required_argument, 0, OPT_HLINE},
+        {"vline", required_argument, 0, OPT_VLINE},
+        {"x-log", no_argument, 0, OPT_X_LOG},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     memset(c, 0, sizeof *c);
-    if (argc < 2) die_usage("which chart? confusion, roc, pr, bars or curves");
+    if (argc < 2) die_usage("which chart? " CHART_LIST);
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         fputs(usage_text, stdout);
@@ -120,10 +164,10 @@ static void parse_args(config *c, int argc, char **argv)
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) print_version();
     size_t k = 0;
-    while (k < 5 && strcmp(cmd, chart_names[k]) != 0) k++;
-    if (k == 5) die_usage("unknown chart '%s' (confusion, roc, pr, bars or curves)", cmd);
+    while (k < N_CHARTS && strcmp(cmd, chart_names[k]) != 0) k++;
+    if (k == N_CHARTS) die_usage("unknown chart '%s' (" CHART_LIST ")", cmd);
     c->chart = (enum chart)k;
-    const unsigned scores = 1u << ROC | 1u << PR;
+    const unsigned scores = 1u << ROC | 1u << PR, table = 1u << LINES | 1u << SCATTER;
     int ch;
     opterr = 0;
     optind = 2;
@@ -139,7 +183,13 @@ static void parse_args(config *c, int argc, char **argv)
         case OPT_COMPARE: only_for(c, "--compare", 1u << BARS); break;
         case OPT_NAMES: only_for(c, "--names", 1u << BARS); c->names = optarg; break;
         case OPT_METRICS: only_for(c, "--metrics", 1u << BARS); c->metrics = optarg; break;
-        case OPT_X: only_for(c, "--x", 1u << CURVES); c->xfield = optarg; break;
+        case OPT_X: only_for(c, "--x", 1u << CURVES | table); c->xfield = optarg; break;
+        case OPT_Y: only_for(c, "--y", table); c->yfield = optarg; break;
+        case OPT_GROUP: only_for(c, "--group", table); c->group = optarg; break;
+        case OPT_LABEL: only_for(c, "--label", 1u << SCATTER); c->label = optarg; break;
+        case OPT_HLINE: only_for(c, "--hline", table); add_ref(&c->hlines, &c->nhlines, "--hline", optarg); break;
+        case OPT_VLINE: only_for(c, "--vline", table); add_ref(&c->vlines, &c->nvlines, "--vline", optarg); break;
+        case OPT_X_LOG: only_for(c, "--x-log", table); c->xlog = 1; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         case 'V': print_version();
         case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -150,6 +200,10 @@ static void parse_args(config *c, int argc, char **argv)
     c->nfiles = (size_t)(argc - optind);
     if (c->chart != BARS && c->nfiles > 1) die_usage("one input file at most, got %zu", c->nfiles);
     if (c->chart == BARS && c->nfiles == 0) die_usage("bars: which metrics files?");
+    if ((table & (1u << c->chart)) && (!c->xfield || !c->yfield))
+        die_usage("%s: which columns? --x COL and --y COL", chart_names[c->chart]);
+    for (size_t i = 0; c->xlog && i < c->nvlines; i++)
+        if (!(c->vlines[i].value > 0)) die_usage("--vline: %g is not above 0, as --x-log needs", c->vlines[i].value);
     if (c->nfiles == 0) {
         static char *stdin_only[] = {"-"};
         c->files = stdin_only;
@@ -339,6 +393,88 @@ static void chart_scores(svg *s, const config *c, int roc)
     pred_set_free(&set);
 }
 
+/* ------------------------------------------------------------------ table */
+
+/* A CSV table with a header, read whole into strings (run tables are
+ * small). */
+typedef struct table {
+    char *name;   /* for messages */
+    char **head;  /* the header's column names */
+    size_t ncols, nrows;
+    char **cells; /* [row * ncols + column] */
+    long head_line, *line; /* where the header and each row start */
+} table;
+
+static void table_read(table *t, const char *path)
+{
+    memset(t, 0, sizeof *t);
+    csv_reader *r = csv_open(path, 0);
+    t->name = xstrdup(csv_name(r));
+    csv_row row;
+    if (!csv_next(r, &row)) die_at(t->name, 0, "empty CSV");
+    t->ncols = row.n;
+    t->head_line = row.line;
+    t->head = xcalloc(row.n, sizeof *t->head);
+    for (size_t i = 0; i < row.n; i++) t->head[i] = xstrdup(row.field[i].s);
+    size_t cap = 0;
+    while (csv_next(r, &row)) {
+        if (row.n != t->ncols) die_at(t->name, row.line, "%zu fields, the header has %zu", row.n, t->ncols);
+        if (t->nrows == cap) {
+            cap = cap ? 2 * cap : 16;
+            t->cells = xrealloc(t->cells, cap * t->ncols * sizeof *t->cells);
+            t->line = xrealloc(t->line, cap * sizeof *t->line);
+        }
+        for (size_t i = 0; i < row.n; i++) t->cells[t->nrows * t->ncols + i] = xstrdup(row.field[i].s);
+        t->line[t->nrows++] = row.line;
+    }
+    csv_close(r);
+}
+
+static void table_free(table *t)
+{
+    free_list(t->head, t->ncols);
+    free_list(t->cells, t->nrows * t->ncols);
+    free(t->line);
+    free(t->name);
+}
+
+/* the index of a column, or -1 */
+static long table_find(const table *t, const char *col)
+{
+    for (size_t i = 0; i < t->ncols; i++)
+        if (strcmp(t->head[i], col) == 0) return (long)i;
+    return -1;
+}
+
+/* the index of a column; a table without it is bad input */
+static size_t table_column(const table *t, const char *col)
+{
+    long i = table_find(t, col);
+    if (i >= 0) return (size_t)i;
+    strbuf have = {0};
+    for (size_t k = 0; k < t->ncols; k++) {
+        if (k) sb_adds(&have, ", ");
+        sb_adds(&have, t->head[k]);
+    }
+    die_at(t->name, t->head_line, "no column \"%s\" (columns: %s)", col, have.s ? have.s : "none");
+}
+
+static const char *table_cell(const table *t, size_t row, size_t col) { return t->cells[row * t->ncols + col]; }
+
+/* a cell as a number: NAN when empty (an undefined metric), bad input when
+ * not a finite number */
+static double table_number(const table *t, size_t row, size_t col)
+{
+    const char *s = table_cell(t, row, col);
+    if (!*s) return NAN;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || !isfinite(v))
+        die_at(t->name, t->line[row], "\"%s\" is not a number in column %s", s, t->head[col]);
+    return v;
+}
+
 /* ------------------------------------------------------------------- bars */
 
 typedef struct run_values {
@@ -374,37 +510,18 @@ static void runs_from_document(run_values *rv, const char *path, const cJSON *do
 
 static void runs_from_csv(run_values *rv, const char *path, char *const *metric, size_t nm)
 {
-    csv_reader *r = csv_open(path, 0);
-    csv_row row;
-    if (!csv_next(r, &row)) die_at(csv_name(r), 0, "empty CSV");
-    long *col = xmalloc(nm * sizeof *col);
-    long run_col = -1;
-    for (size_t i = 0; i < row.n; i++)
-        if (strcmp(row.field[i].s, "run") == 0) run_col = (long)i;
-    if (run_col < 0) die_at(csv_name(r), row.line, "no \"run\" column: not a `metrics --compare` table");
-    for (size_t k = 0; k < nm; k++) {
-        col[k] = -1;
-        for (size_t i = 0; i < row.n; i++)
-            if (strcmp(row.field[i].s, metric[k]) == 0) col[k] = (long)i;
-        if (col[k] < 0) die_at(csv_name(r), row.line, "no column \"%s\"", metric[k]);
-    }
-    size_t ncols = row.n;
-    while (csv_next(r, &row)) {
-        if (row.n != ncols) die_at(csv_name(r), row.line, "%zu fields, the header has %zu", row.n, ncols);
-        double *v = add_run(rv, row.field[run_col].s, nm);
-        for (size_t k = 0; k < nm; k++) {
-            const char *t = row.field[col[k]].s;
-            char *end;
-            v[k] = NAN;
-            if (!*t) continue;
-            errno = 0;
-            v[k] = strtod(t, &end);
-            if (*end || errno || !isfinite(v[k]))
-                die_at(csv_name(r), row.line, "\"%s\" is not a number in column %s", t, metric[k]);
-        }
+    table t;
+    table_read(&t, path);
+    long run_col = table_find(&t, "run");
+    if (run_col < 0) die_at(t.name, t.head_line, "no \"run\" column: not a `metrics --compare` table");
+    size_t *col = xmalloc(nm * sizeof *col);
+    for (size_t k = 0; k < nm; k++) col[k] = table_column(&t, metric[k]);
+    for (size_t r = 0; r < t.nrows; r++) {
+        double *v = add_run(rv, table_cell(&t, r, (size_t)run_col), nm);
+        for (size_t k = 0; k < nm; k++) v[k] = table_number(&t, r, col[k]);
     }
     free(col);
-    csv_close(r);
+    table_free(&t);
 }
 
 static void chart_bars(svg *s, const config *c)
@@ -556,6 +673,212 @@ static void chart_curves(svg *s, const config *c)
     free((char *)name);
 }
 
+/* ---------------------------------------------------------- lines, scatter */
+
+/* The rows of one value of the --group column, in table order. */
+typedef struct row_group {
+    char *name;
+    double *x, *y;
+    char **labels; /* scatter --label, else NULL items */
+    size_t n, cap;
+    /* what is drawn: */
+    double *err;
+    char **tips;
+    size_t ndrawn;
+} row_group;
+
+typedef struct pair {
+    double x, y;
+} pair;
+
+static int by_x(const void *a, const void *b)
+{
+    double u = ((const pair *)a)->x, v = ((const pair *)b)->x;
+    return (u > v) - (u < v);
+}
+
+/* y as a tooltip shows it */
+static void value_text(char *buf, size_t size, double v)
+{
+    double a = fabs(v);
+    snprintf(buf, size, a == 0 || (a >= 1e-3 && a < 1e5) ? "%.4f" : "%.4g", v);
+}
+
+/* The rows with both values, by group (in order of first appearance). */
+static row_group *table_groups(const config *c, const table *t, size_t *ngroups)
+{
+    size_t xc = table_column(t, c->xfield), yc = table_column(t, c->yfield);
+    long gc = c->group ? (long)table_column(t, c->group) : -1;
+    long lc = c->label ? (long)table_column(t, c->label) : -1;
+    if (t->nrows == 0) die_at(t->name, 0, "no rows under the header");
+    row_group *g = NULL;
+    size_t ng = 0, used = 0;
+    for (size_t r = 0; r < t->nrows; r++) {
+        double x = table_number(t, r, xc), y = table_number(t, r, yc);
+        if (isnan(x) || isnan(y)) continue; /* an empty cell: nothing to plot */
+        if (c->xlog && !(x > 0))
+            die_at(t->name, t->line[r], "%g in column %s: --x-log needs values above 0", x, c->xfield);
+        const char *name = gc >= 0 ? table_cell(t, r, (size_t)gc) : c->yfield;
+        if (!*name) name = "(empty)";
+        size_t i = 0;
+        while (i < ng && strcmp(g[i].name, name) != 0) i++;
+        if (i == ng) {
+            g = xrealloc(g, (ng + 1) * sizeof *g);
+            memset(&g[ng], 0, sizeof *g);
+            g[ng++].name = xstrdup(name);
+        }
+        row_group *p = &g[i];
+        if (p->n == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 8;
+            p->x = xrealloc(p->x, p->cap * sizeof *p->x);
+            p->y = xrealloc(p->y, p->cap * sizeof *p->y);
+            p->labels = xrealloc(p->labels, p->cap * sizeof *p->labels);
+        }
+        p->x[p->n] = x;
+        p->y[p->n] = y;
+        p->labels[p->n++] = lc >= 0 && *table_cell(t, r, (size_t)lc) ? xstrdup(table_cell(t, r, (size_t)lc)) : NULL;
+        used++;
+    }
+    if (used == 0) die_at(t->name, 0, "no row has values in both %s and %s", c->xfield, c->yfield);
+    *ngroups = ng;
+    return g;
+}
+
+/* "variant = accept, gamma = 4" */
+static void point_head(strbuf *b, const config *c, const row_group *g, const char *label, double x)
+{
+    char buf[64];
+    if (label) {
+        sb_adds(b, label);
+        sb_adds(b, ": ");
+    }
+    if (c->group) {
+        sb_adds(b, c->group);
+        sb_adds(b, " = ");
+        sb_adds(b, g->name);
+        sb_adds(b, ", ");
+    }
+    snprintf(buf, sizeof buf, "%s = %.6g", c->xfield, x);
+    sb_adds(b, buf);
+}
+
+/* lines: each group sorted by x, the rows at one x replaced by their mean,
+ * with the sample standard deviation (n - 1) as the error */
+static void aggregate(const config *c, row_group *g)
+{
+    pair *p = xmalloc(g->n * sizeof *p);
+    for (size_t i = 0; i < g->n; i++) p[i] = (pair){g->x[i], g->y[i]};
+    qsort(p, g->n, sizeof *p, by_x);
+    g->err = xmalloc(g->n * sizeof *g->err);
+    g->tips = xcalloc(g->n, sizeof *g->tips);
+    size_t m = 0;
+    for (size_t i = 0; i < g->n;) {
+        size_t j = i;
+        double sum = 0, ss = 0;
+        while (j < g->n && p[j].x == p[i].x) sum += p[j++].y;
+        size_t k = j - i;
+        double mean = sum / (double)k;
+        for (size_t q = i; q < j; q++) ss += (p[q].y - mean) * (p[q].y - mean);
+        double sd = k > 1 ? sqrt(ss / (double)(k - 1)) : NAN;
+        strbuf tip = {0};
+        char mbuf[32], sbuf[32], buf[128];
+        point_head(&tip, c, g, NULL, p[i].x);
+        value_text(mbuf, sizeof mbuf, mean);
+        if (k > 1) {
+            value_text(sbuf, sizeof sbuf, sd);
+            snprintf(buf, sizeof buf, ": %s %s \xC2\xB1 %s (mean \xC2\xB1 sd of %zu rows)", c->yfield, mbuf, sbuf, k);
+        } else {
+            snprintf(buf, sizeof buf, ": %s %s", c->yfield, mbuf);
+        }
+        sb_adds(&tip, buf);
+        g->x[m] = p[i].x;
+        g->y[m] = mean;
+        g->err[m] = sd;
+        g->tips[m++] = tip.s;
+        i = j;
+    }
+    g->ndrawn = m;
+    free(p);
+}
+
+/* scatter: a point per row, its tooltip naming it */
+static void point_tips(const config *c, row_group *g)
+{
+    g->tips = xcalloc(g->n, sizeof *g->tips);
+    for (size_t i = 0; i < g->n; i++) {
+        strbuf tip = {0};
+        char ybuf[32];
+        point_head(&tip, c, g, g->labels[i], g->x[i]);
+        value_text(ybuf, sizeof ybuf, g->y[i]);
+        sb_adds(&tip, ", ");
+        sb_adds(&tip, c->yfield);
+        sb_adds(&tip, " = ");
+        sb_adds(&tip, ybuf);
+        g->tips[i] = tip.s;
+    }
+    g->ndrawn = g->n;
+}
+
+static void chart_table(svg *s, const config *c)
+{
+    int lines = c->chart == LINES;
+    table t;
+    table_read(&t, c->files[0]);
+    size_t ng;
+    row_group *g = table_groups(c, &t, &ng);
+    plot_series *series = xcalloc(ng, sizeof *series);
+    for (size_t i = 0; i < ng; i++) {
+        if (lines) aggregate(c, &g[i]);
+        else point_tips(c, &g[i]);
+        plot_series *p = &series[i];
+        p->name = g[i].name;
+        p->n = g[i].ndrawn;
+        p->x = g[i].x;
+        p->y = g[i].y;
+        p->tips = g[i].tips;
+        p->markers = 1;
+        p->no_line = !lines;
+        p->err = lines ? g[i].err : NULL;
+        p->labels = c->label ? g[i].labels : NULL;
+    }
+    strbuf xlabel = {0}, title = {0};
+    sb_adds(&xlabel, c->xfield);
+    if (c->xlog) sb_adds(&xlabel, " (log scale)");
+    if (c->title) sb_adds(&title, c->title);
+    else {
+        sb_adds(&title, c->yfield);
+        sb_adds(&title, lines ? " by " : " against ");
+        sb_adds(&title, c->xfield);
+    }
+    line_chart chart = {
+        .xlabel = xlabel.s,
+        .ylabel = c->yfield,
+        .xmin = NAN, .xmax = NAN, .ymin = NAN, .ymax = NAN,
+        .margins = 1,
+        .xlog2 = c->xlog,
+        .legend_title = c->group,
+        .series = series,
+        .nseries = ng,
+        .hlines = c->hlines, .nhlines = c->nhlines,
+        .vlines = c->vlines, .nvlines = c->nvlines,
+    };
+    plot_line_charts(s, &chart, 1, title.s);
+    sb_free(&xlabel);
+    sb_free(&title);
+    for (size_t i = 0; i < ng; i++) {
+        free(g[i].name);
+        free(g[i].x);
+        free(g[i].y);
+        free(g[i].err);
+        for (size_t j = 0; j < g[i].n; j++) free(g[i].labels[j]);
+        free(g[i].labels);
+        free_list(g[i].tips, g[i].ndrawn);
+    }
+    free(g);
+    free(series);
+    table_free(&t);
+}
+
 int main(int argc, char **argv)
 {
     prog_init(argv[0]);
@@ -568,11 +891,16 @@ int main(int argc, char **argv)
     case PR: chart_scores(&s, &c, 0); break;
     case BARS: chart_bars(&s, &c); break;
     case CURVES: chart_curves(&s, &c); break;
+    case LINES:
+    case SCATTER: chart_table(&s, &c); break;
+    case N_CHARTS: break;
     }
     outfile out;
     out_open(&out, c.output);
     fwrite(s.b.s, 1, s.b.len, out.f);
     out_commit(&out);
     svg_free(&s);
+    free(c.hlines);
+    free(c.vlines);
     return 0;
 }

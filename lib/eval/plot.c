@@ -10,6 +10,8 @@
 #define GRID "#e5e5e5"
 #define AXIS "#555555"
 #define FADED "#9a9a9a"
+/* a white outline under text drawn over data, so that it stays readable */
+#define HALO "stroke=\"#ffffff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\""
 
 /* matplotlib's tab10: distinct, and readable on white */
 static const char *const palette[10] = {
@@ -156,6 +158,19 @@ static void tick_text(char *buf, size_t size, double v, double step)
     } else snprintf(buf, size, "%.3g", v);
 }
 
+/* a value's position on the axis: log2 of x on a log2 x axis */
+static double axis_value(const line_chart *c, int axis, double v)
+{
+    return !axis && c->xlog2 ? log2(v) : v;
+}
+
+static void range_add(double v, double *lo, double *hi)
+{
+    if (!isfinite(v)) return;
+    *lo = min2(*lo, v);
+    *hi = max2(*hi, v);
+}
+
 static void data_range(const line_chart *c, int axis, double *lo, double *hi)
 {
     double a = axis ? c->ymin : c->xmin, b = axis ? c->ymax : c->xmax;
@@ -164,22 +179,26 @@ static void data_range(const line_chart *c, int axis, double *lo, double *hi)
         const plot_series *p = &c->series[i];
         if (p->faded) continue;
         for (size_t j = 0; j < p->n; j++) {
-            double v = axis ? p->y[j] : p->x[j];
-            if (!isfinite(v)) continue;
-            dlo = min2(dlo, v);
-            dhi = max2(dhi, v);
+            if (!axis) {
+                range_add(axis_value(c, 0, p->x[j]), &dlo, &dhi);
+            } else {
+                double e = p->err && isfinite(p->err[j]) ? fabs(p->err[j]) : 0;
+                range_add(p->y[j] - e, &dlo, &dhi);
+                range_add(p->y[j] + e, &dlo, &dhi);
+            }
         }
     }
+    /* reference lines stay in view */
+    const plot_ref *refs = axis ? c->hlines : c->vlines;
+    for (size_t i = 0, n = axis ? c->nhlines : c->nvlines; i < n; i++)
+        range_add(axis_value(c, axis, refs[i].value), &dlo, &dhi);
     if (!isfinite(dlo)) dlo = 0, dhi = 1;
     if (dlo == dhi) dlo -= 0.5, dhi += 0.5;
-    if (isnan(a)) {
-        /* pad and round outwards to the ticks */
-        double st = tick_step(dhi - dlo, 5);
-        a = floor(dlo / st) * st;
-    }
+    double st = tick_step(dhi - dlo, 5), margin = 0.06 * (dhi - dlo);
+    /* pad and round outwards to the ticks, or pad by a margin */
+    if (isnan(a)) a = c->margins ? dlo - margin : floor(dlo / st) * st;
     if (isnan(b)) {
-        double st = tick_step(dhi - dlo, 5);
-        b = ceil(dhi / st) * st;
+        b = c->margins ? dhi + margin : ceil(dhi / st) * st;
         if (b == a) b = a + st;
     }
     *lo = a;
@@ -202,7 +221,9 @@ static double legend_width(const line_chart *c)
         const plot_series *p = &c->series[i];
         w = max2(w, min2(svg_text_width(p->name, LEGEND_FONT), LEGEND_MAX) + note_width(p));
     }
-    return w + 44;
+    w += 44;
+    if (c->legend_title) w = max2(w, min2(svg_text_width(c->legend_title, LEGEND_FONT), LEGEND_MAX) + 6);
+    return w;
 }
 
 /* the name cut to LEGEND_MAX, then the note whole; the full text as a
@@ -226,6 +247,107 @@ static void legend_text(svg *s, double x, double y, const plot_series *p)
     sb_free(&shown);
 }
 
+/* a dashed reference line across the plot, its label at the far end */
+static void draw_ref(svg *s, const plot_ref *r, int vertical, double x1, double y1, double x2, double y2)
+{
+    char tip[64];
+    snprintf(tip, sizeof tip, "%s = %g", vertical ? "x" : "y", r->value);
+    svg_group_begin(s, "ref", r->label ? r->label : tip);
+    svg_line(s, x1, y1, x2, y2, AXIS, 1.3, "6 4");
+    /* a vertical line's label above the plot, a horizontal one's inside at
+     * the right end */
+    if (r->label && vertical)
+        svg_text_fit(s, x1, y2 - 5, 10, SVG_MIDDLE, 0, AXIS, NULL, r->label, 160);
+    else if (r->label)
+        svg_text_fit(s, x2 - 6, y1 - 5, 10, SVG_END, 0, AXIS, HALO, r->label, x2 - x1 - 12);
+    svg_group_end(s);
+}
+
+/* a series' points: error bars, markers, labels; a group with a tooltip
+ * per point when there are tooltips */
+static void draw_points(svg *s, const line_chart *c, const plot_series *p, const char *color, double x, double y,
+                        double h, double x0, double y0, double sx, double sy)
+{
+    int dots = p->markers || p->no_line;
+    if (!dots && !p->err) return;
+    for (size_t j = 0; j < p->n; j++) {
+        if (!isfinite(p->x[j]) || !isfinite(p->y[j])) continue;
+        double X = x + (axis_value(c, 0, p->x[j]) - x0) * sx, Y = y + h - (p->y[j] - y0) * sy;
+        if (p->tips) svg_group_begin(s, "point", p->tips[j]);
+        if (p->err && isfinite(p->err[j]) && p->err[j] > 0) {
+            double e = fabs(p->err[j]) * sy;
+            svg_line(s, X, Y - e, X, Y + e, color, 1.3, NULL);
+            svg_line(s, X - 4, Y - e, X + 4, Y - e, color, 1.3, NULL);
+            svg_line(s, X - 4, Y + e, X + 4, Y + e, color, 1.3, NULL);
+        }
+        if (dots) svg_circle(s, X, Y, p->no_line ? 4 : p->err ? 3.2 : 2.6, color);
+        if (p->tips) svg_group_end(s);
+    }
+}
+
+typedef struct box {
+    double x0, y0, x1, y1;
+} box;
+
+static int overlaps(const box *a, const box *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+#define POINT_LABEL_FONT 9
+#define POINT_LABEL_MAX 110
+
+/* Point labels, each at the first of four places around its point (right
+ * above, right below, left above, left below) that is inside the plot and
+ * clear of the markers and the labels placed before it; the first place when
+ * none is. */
+static void draw_point_labels(svg *s, const line_chart *c, double x, double y, double w, double h, double x0,
+                              double y0, double sx, double sy)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nseries; i++) n += c->series[i].labels && !c->series[i].faded ? c->series[i].n : 0;
+    if (!n) return;
+    box *taken = xmalloc(2 * n * sizeof *taken);
+    size_t nt = 0;
+    for (size_t i = 0; i < c->nseries; i++) {
+        const plot_series *p = &c->series[i];
+        if (!p->labels || p->faded) continue;
+        for (size_t j = 0; j < p->n; j++) {
+            double X = x + (axis_value(c, 0, p->x[j]) - x0) * sx, Y = y + h - (p->y[j] - y0) * sy;
+            if (isfinite(X) && isfinite(Y)) taken[nt++] = (box){X - 4, Y - 4, X + 4, Y + 4};
+        }
+    }
+    for (size_t i = 0; i < c->nseries; i++) {
+        const plot_series *p = &c->series[i];
+        if (!p->labels || p->faded) continue;
+        for (size_t j = 0; j < p->n; j++) {
+            double X = x + (axis_value(c, 0, p->x[j]) - x0) * sx, Y = y + h - (p->y[j] - y0) * sy;
+            if (!p->labels[j] || !isfinite(X) || !isfinite(Y)) continue;
+            char *cut = svg_fit(p->labels[j], POINT_LABEL_FONT, POINT_LABEL_MAX);
+            double tw = svg_text_width(cut, POINT_LABEL_FONT);
+            free(cut);
+            static const double dx[4] = {1, 1, -1, -1}, dy[4] = {-1, 1, -1, 1};
+            box b = {0};
+            int k;
+            for (k = 0; k < 4; k++) {
+                double bx = dx[k] > 0 ? X + 5 : X - 5 - tw, by = dy[k] < 0 ? Y - 5 - 9 : Y + 5;
+                b = (box){bx, by, bx + tw, by + 10};
+                int clear = b.x0 >= x && b.x1 <= x + w && b.y0 >= y && b.y1 <= y + h;
+                for (size_t q = 0; clear && q < nt; q++) clear = !overlaps(&b, &taken[q]);
+                if (clear) break;
+            }
+            if (k == 4) {
+                k = 0;
+                b = (box){X + 5, Y - 14, X + 5 + tw, Y - 4};
+            }
+            taken[nt++] = b;
+            svg_text_fit(s, dx[k] > 0 ? b.x0 : b.x1, b.y1 - 2, POINT_LABEL_FONT, dx[k] > 0 ? SVG_START : SVG_END, 0,
+                         AXIS, "class=\"point-label\" " HALO, p->labels[j], POINT_LABEL_MAX);
+        }
+    }
+    free(taken);
+}
+
 /* the chart in the box (x, y, w, h), its legend at lx */
 static void draw_chart(svg *s, const line_chart *c, double x, double y, double w, double h, double lx)
 {
@@ -236,13 +358,15 @@ static void draw_chart(svg *s, const line_chart *c, double x, double y, double w
     char buf[48];
 
     if (c->title) svg_text(s, x + w / 2, y - 12, 14, SVG_MIDDLE, 0, INK, "font-weight=\"bold\"", c->title);
-    /* grid and ticks */
+    /* grid and ticks; a log2 axis has its ticks at powers of two */
     double xs = tick_step(x1 - x0, c->square ? 5 : 6), ys = tick_step(y1 - y0, 5);
+    if (c->xlog2) xs = max2(1, xs);
     for (double t = ceil(x0 / xs - 1e-9) * xs; t <= x1 + xs * 1e-9; t += xs) {
         double px = x + (t - x0) * sx;
         svg_line(s, px, y, px, y + h, GRID, 1, NULL);
         svg_line(s, px, y + h, px, y + h + 4, AXIS, 1, NULL);
-        tick_text(buf, sizeof buf, t, xs);
+        if (c->xlog2) snprintf(buf, sizeof buf, "%g", exp2(t));
+        else tick_text(buf, sizeof buf, t, xs);
         svg_text(s, px, y + h + 16, 10, SVG_MIDDLE, 0, AXIS, NULL, buf);
     }
     for (double t = ceil(y0 / ys - 1e-9) * ys; t <= y1 + ys * 1e-9; t += ys) {
@@ -259,6 +383,14 @@ static void draw_chart(svg *s, const line_chart *c, double x, double y, double w
         svg_line(s, x + (0 - x0) * sx, y + h - (0 - y0) * sy, x + (1 - x0) * sx, y + h - (1 - y0) * sy, FADED, 1,
                  "5 4");
     }
+    for (size_t i = 0; i < c->nhlines; i++) {
+        double py = y + h - (c->hlines[i].value - y0) * sy;
+        if (isfinite(py)) draw_ref(s, &c->hlines[i], 0, x, py, x + w, py);
+    }
+    for (size_t i = 0; i < c->nvlines; i++) {
+        double px = x + (axis_value(c, 0, c->vlines[i].value) - x0) * sx;
+        if (isfinite(px)) draw_ref(s, &c->vlines[i], 1, px, y + h, px, y);
+    }
 
     size_t cap = 0;
     for (size_t i = 0; i < c->nseries; i++) cap = cap > 2 * c->series[i].n ? cap : 2 * c->series[i].n;
@@ -269,7 +401,7 @@ static void draw_chart(svg *s, const line_chart *c, double x, double y, double w
         size_t m = 0;
         for (size_t j = 0; j < p->n; j++) {
             if (!isfinite(p->x[j]) || !isfinite(p->y[j])) continue;
-            double X = x + (p->x[j] - x0) * sx, Y = y + h - (p->y[j] - y0) * sy;
+            double X = x + (axis_value(c, 0, p->x[j]) - x0) * sx, Y = y + h - (p->y[j] - y0) * sy;
             if (p->steps && m > 0) {
                 /* vertical first: the height of an interval is the
                  * precision at its right end, as average precision sums */
@@ -282,21 +414,27 @@ static void draw_chart(svg *s, const line_chart *c, double x, double y, double w
             m++;
         }
         if (!p->faded) {
-            svg_polyline(s, px, py, m, plot_color(i), 1.8, plot_dash(i));
-            if (p->markers)
-                for (size_t j = 0; j < m; j++) svg_circle(s, px[j], py[j], 2.6, plot_color(i));
+            if (!p->no_line) svg_polyline(s, px, py, m, plot_color(i), 1.8, plot_dash(i));
+            draw_points(s, c, p, plot_color(i), x, y, h, x0, y0, sx, sy);
         }
         svg_group_end(s);
     }
     free(px);
     free(py);
+    draw_point_labels(s, c, x, y, w, h, x0, y0, sx, sy);
 
-    /* legend */
+    /* legend, under its heading */
     double ly = y + 6;
+    if (c->legend_title) {
+        svg_text_fit(s, lx, ly + 10, LEGEND_FONT, SVG_START, 0, INK, "font-weight=\"bold\"", c->legend_title,
+                     LEGEND_MAX);
+        ly += LEGEND_ROW;
+    }
     for (size_t i = 0; i < c->nseries; i++) {
         const plot_series *p = &c->series[i];
         double row_y = ly + LEGEND_ROW * (double)i;
-        if (!p->faded) svg_line(s, lx, row_y + 6, lx + 26, row_y + 6, plot_color(i), 2.2, plot_dash(i));
+        if (!p->faded && !p->no_line) svg_line(s, lx, row_y + 6, lx + 26, row_y + 6, plot_color(i), 2.2, plot_dash(i));
+        if (!p->faded && (p->markers || p->no_line)) svg_circle(s, lx + 13, row_y + 6, p->no_line ? 4 : 3.2, plot_color(i));
         legend_text(s, lx + 32, row_y + 10, p);
     }
 }
@@ -305,7 +443,7 @@ static void chart_size(const line_chart *c, double *w, double *h)
 {
     *w = c->square ? 420 : 620;
     *h = c->square ? 420 : 250;
-    double legend_h = LEGEND_ROW * (double)c->nseries + 12;
+    double legend_h = LEGEND_ROW * (double)(c->nseries + (c->legend_title != NULL)) + 12;
     if (legend_h > *h) *h = legend_h;
     if (c->square && legend_h > *h) *h = legend_h;
 }

@@ -1,10 +1,11 @@
 /* plot: the charts cmplot draws, as complete SVG documents on lib/eval/svg —
  * confusion-matrix heatmaps, line charts (ROC, precision-recall, training
- * curves) and grouped bar charts. Each chart sizes its canvas to its
+ * curves, lines and scatter plots of a table's columns) and grouped bar
+ * charts. Each chart sizes its canvas to its
  * content: long class names are cut to a width (full name in a tooltip),
  * column labels turn 45 degrees when they do not fit a cell, legends grow
  * with the number of series. Elements carry class attributes (cell,
- * series, legend, bar) so that tests can count them. */
+ * series, point, ref, legend, bar) so that tests can count them. */
 #ifndef PIPECLF_PLOT_H
 #define PIPECLF_PLOT_H
 
@@ -32,15 +33,36 @@ typedef struct plot_series {
     int steps;          /* a step function: vertical, then horizontal */
     int markers;        /* a dot at each point */
     int faded;          /* listed in the legend only (no points), grey */
+    int no_line;        /* markers only, not joined (a scatter plot) */
+    const double *err;  /* NULL, or an error bar of y +- err[i] (none where
+                           err[i] is 0 or not finite) */
+    char *const *tips;  /* NULL, or a tooltip per point: each marker is then
+                           a group of class "point" */
+    char *const *labels; /* NULL, or a short text beside each point (cut to
+                            fit, full in a tooltip; NULL items for none) */
 } plot_series;
+
+/* A labelled reference line across the plot: y = value (horizontal) or
+ * x = value (vertical), dashed; label may be NULL. */
+typedef struct plot_ref {
+    double value;
+    const char *label;
+} plot_ref;
 
 typedef struct line_chart {
     const char *title, *xlabel, *ylabel;
     double xmin, xmax, ymin, ymax; /* NAN: from the data */
     int diagonal;                  /* a dashed chance line y = x */
     int square;                    /* equal x and y scales */
+    int margins;                   /* ranges from the data get a 6% margin
+                                      instead of being rounded out to ticks */
+    int xlog2;                     /* x on a log2 scale (x > 0), ticks at
+                                      powers of two */
+    const char *legend_title;      /* a heading over the legend, or NULL */
     const plot_series *series;
     size_t nseries;
+    const plot_ref *hlines, *vlines;
+    size_t nhlines, nvlines;
 } line_chart;
 
 /* One chart with its legend on the right, as a document. */

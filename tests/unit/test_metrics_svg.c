@@ -5,6 +5,7 @@
 #include "eval/plot.h"
 #include "eval/svg.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static size_t count(const char *hay, const char *needle)
@@ -106,11 +107,40 @@ static void test_chart_elements(void)
     svg_free(&s);
 }
 
+static void test_points_and_refs(void)
+{
+    const double x[] = {1, 2, 8}, y[] = {0.2, 0.5, 0.9}, err[] = {NAN, 0.1, 0};
+    char t1[] = "a", t2[] = "b", t3[] = "c", l1[] = "first";
+    char *tips[] = {t1, t2, t3}, *labels[] = {l1, NULL, NULL};
+    plot_series series[] = {
+        {.name = "mean", .n = 3, .x = x, .y = y, .markers = 1, .err = err, .tips = tips},
+        {.name = "dots", .n = 3, .x = x, .y = y, .no_line = 1, .labels = labels},
+    };
+    const plot_ref h[] = {{0.5, "half"}}, v[] = {{4, NULL}};
+    line_chart c = {.xmin = NAN, .xmax = NAN, .ymin = NAN, .ymax = NAN, .margins = 1, .xlog2 = 1,
+                    .legend_title = "group", .series = series, .nseries = 2, .hlines = h, .nhlines = 1,
+                    .vlines = v, .nvlines = 1};
+    svg s;
+    plot_line_chart(&s, &c);
+    CHECK("points: a polyline for the lines only", count(s.b.s, "<polyline") == 1);
+    CHECK("points: a group per tooltip", count(s.b.s, "<g class=\"point\">") == 3);
+    /* an error bar is 3 lines: the one point with a positive finite error */
+    CHECK("points: one error bar", count(s.b.s, "stroke-width=\"1.3\"/>") == 3);
+    CHECK("points: reference lines, titled by label or value",
+          count(s.b.s, "<g class=\"ref\"><title>half</title>") == 1 &&
+              count(s.b.s, "<g class=\"ref\"><title>x = 4</title>") == 1);
+    CHECK("points: a label beside a point", count(s.b.s, "class=\"point-label\"") == 1);
+    CHECK("points: log2 ticks at powers of two", count(s.b.s, ">8</text>") == 1 && count(s.b.s, ">4</text>") == 1);
+    CHECK("points: the legend's heading", count(s.b.s, ">group</text>") == 1);
+    svg_free(&s);
+}
+
 int main(void)
 {
     test_escape();
     test_fit();
     test_confusion_elements();
     test_chart_elements();
+    test_points_and_refs();
     return check_exit();
 }
