@@ -6,7 +6,9 @@
  * vocab.txt, model.safetensors) takes raw-text records, which it tokenizes
  * with its own vocabulary, or token records (input_ids), in batches. The
  * model inputs (x, input_ids, token_type_ids, attention_mask) are left out of
- * the output; every other field, id and gold label among them, is kept. */
+ * the output; every other field, id and gold label among them, is kept.
+ * --prior moves the probabilities to other class priors (lib/eval/prior);
+ * --threshold decides a two-class pred by one class's probability. */
 #include "linear/baseline.h"
 #include "bert/bert_cuda.h"
 #include "bert/bert_predict.h"
@@ -15,6 +17,7 @@
 #include "core/numfmt.h"
 #include "core/outfile.h"
 #include "core/strbuf.h"
+#include "eval/prior.h"
 
 #include <cblas.h>
 #include <getopt.h>
@@ -44,6 +47,16 @@ static const char usage_text[] =
     "  --top-k K            also \"top\": [{\"label\", \"prob\"}, ...], the K most\n"
     "                       probable classes (all of them when K is larger),\n"
     "                       most probable first\n"
+    "  --prior LABEL=P      correct the probabilities to a class prior of P for\n"
+    "                       LABEL (repeatable; P in (0, 1), as 0.3, 30% or 3/10);\n"
+    "                       classes not named share the rest in proportion to\n"
+    "                       their training priors; needs --train or --train-prior\n"
+    "  --train FILE         records whose \"label\" counts give the training priors\n"
+    "  --train-prior LABEL=P\n"
+    "                       the training prior of LABEL, instead of --train\n"
+    "                       (repeatable; classes not named share the rest equally)\n"
+    "  --threshold LABEL=T  two classes: pred is LABEL when its probability is at\n"
+    "                       least T, else the other class; probs unchanged\n"
     "  --keep-inputs        keep the model inputs (x, input_ids, ...) in the output\n"
     "  -o, --output FILE    write here (atomically) instead of standard output\n"
     "  --progress           a progress bar on standard error (the records read)\n"
@@ -53,16 +66,26 @@ static const char usage_text[] =
     "\n"
     "probs holds every class of the model, in its label order; pred is the class\n"
     "with the largest decision value (the first on a tie). In top, equal\n"
-    "probabilities keep the label order, pred first, so top[0] is pred. A gold\n"
-    "label the model never saw is kept as it is: the prediction is still made,\n"
-    "and metrics counts it.\n"
+    "probabilities keep the label order, pred first, so top[0] is pred (unless\n"
+    "--threshold chose pred). A gold label the model never saw is kept as it is:\n"
+    "the prediction is still made, and metrics counts it.\n"
+    "With --prior, p(c) becomes p(c) * prior(c) / train_prior(c), renormalised\n"
+    "(for two classes: log(target odds / training odds) added to the logit);\n"
+    "probs and top are the corrected probabilities, pred the most probable.\n"
     "Exit status: 0 ok, 1 bad input or model, 2 bad usage.\n"
     "\n"
     "Example:\n"
     "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
 
 enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
-       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_PROGRESS, OPT_TOP_K };
+       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_PROGRESS, OPT_TOP_K,
+       OPT_PRIOR, OPT_TRAIN, OPT_TRAIN_PRIOR, OPT_THRESHOLD };
+
+/* a LABEL=VALUE option: --prior, --threshold */
+typedef struct label_value {
+    const char *label; /* into argv, cut at the '=' */
+    double value;
+} label_value;
 
 /* fields that feed a model, left out of the predictions unless --keep-inputs */
 static const char *const model_inputs[] = {"input_ids", "token_type_ids", "attention_mask"};
@@ -74,7 +97,31 @@ typedef struct config {
     bert_precision precision;
     long batch, max_len, threads;
     size_t top_k; /* 0: no "top" */
+    label_value *priors, *train_priors; /* --prior, --train-prior */
+    size_t npriors, ntrain_priors;
+    const char *train;    /* --train: the records giving the training priors */
+    label_value threshold; /* .label NULL: no --threshold */
 } config;
+
+/* What --prior or --threshold does to each probability row, once the
+ * model's labels are known. */
+typedef struct adjust {
+    double *ratio;    /* --prior: target / training prior per class; NULL: none */
+    long threshold_class; /* --threshold: the class named; -1: none */
+    double threshold;
+} adjust;
+
+/* "LABEL=V", V a fraction (0.3, 30%, 3/10) in [0, 1], or in (0, 1) when
+ * open; the label is cut out of arg in place. */
+static label_value parse_label_value(const char *opt, char *arg, int open)
+{
+    char *eq = strrchr(arg, '=');
+    if (!eq || eq == arg || !eq[1]) die_usage("%s: '%s' is not LABEL=VALUE", opt, arg);
+    *eq = 0;
+    double v = parse_fraction_opt(opt, eq + 1);
+    if (open && (v <= 0 || v >= 1)) die_usage("%s: %s=%s: the value must be in (0, 1)", opt, arg, eq + 1);
+    return (label_value){arg, v};
+}
 
 static void parse_args(config *c, int argc, char **argv)
 {
@@ -90,6 +137,10 @@ static void parse_args(config *c, int argc, char **argv)
         {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
         {"keep-inputs", no_argument, 0, OPT_KEEP_INPUTS},
         {"top-k", required_argument, 0, OPT_TOP_K},
+        {"prior", required_argument, 0, OPT_PRIOR},
+        {"train", required_argument, 0, OPT_TRAIN},
+        {"train-prior", required_argument, 0, OPT_TRAIN_PRIOR},
+        {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"progress", no_argument, 0, OPT_PROGRESS},
@@ -122,6 +173,16 @@ static void parse_args(config *c, int argc, char **argv)
             break;
         case OPT_KEEP_INPUTS: c->keep_inputs = 1; break;
         case OPT_TOP_K: c->top_k = (size_t)parse_long_opt("--top-k", optarg, 1, 1000000); break;
+        case OPT_PRIOR:
+            c->priors = xrealloc(c->priors, (c->npriors + 1) * sizeof *c->priors);
+            c->priors[c->npriors++] = parse_label_value("--prior", optarg, 1);
+            break;
+        case OPT_TRAIN: c->train = optarg; break;
+        case OPT_TRAIN_PRIOR:
+            c->train_priors = xrealloc(c->train_priors, (c->ntrain_priors + 1) * sizeof *c->train_priors);
+            c->train_priors[c->ntrain_priors++] = parse_label_value("--train-prior", optarg, 1);
+            break;
+        case OPT_THRESHOLD: c->threshold = parse_label_value("--threshold", optarg, 0); break;
         case 'o': c->output = optarg; break;
         case 'q': c->quiet = 1; break;
         case OPT_PROGRESS: c->progress = 1; break;
@@ -135,8 +196,92 @@ static void parse_args(config *c, int argc, char **argv)
     if (c->device == BERT_DEVICE_CPU && c->precision_given)
         die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32",
                   bert_precision_name(c->precision));
+    if (c->npriors && c->threshold.label) die_usage("--prior and --threshold exclude each other");
+    if (c->train && c->ntrain_priors) die_usage("--train and --train-prior exclude each other");
+    if (c->npriors && !c->train && !c->ntrain_priors)
+        die_usage("--prior needs the training priors: --train FILE or --train-prior LABEL=P");
+    if (c->train && !c->npriors) die_usage("--train goes with --prior");
+    if (c->ntrain_priors && !c->npriors) die_usage("--train-prior goes with --prior");
     if (argc - optind > 1) die_usage("one input file at most (got %d)", argc - optind);
     c->input = optind < argc ? argv[optind] : "-";
+    if (c->train && strcmp(c->train, "-") == 0 && strcmp(c->input, "-") == 0)
+        die_usage("--train - and the records cannot both be standard input");
+}
+
+static long label_index(char *const *labels, size_t nclasses, const char *label)
+{
+    for (size_t k = 0; k < nclasses; k++)
+        if (strcmp(labels[k], label) == 0) return (long)k;
+    return -1;
+}
+
+/* The values of a repeatable LABEL=P option by class, -1 for a class not
+ * named; an unknown or repeated label is a usage error. */
+static double *named_priors(const char *opt, const label_value *lv, size_t n, char *const *labels, size_t nclasses,
+                            const char *model_dir)
+{
+    double *given = xmalloc(nclasses * sizeof *given);
+    for (size_t k = 0; k < nclasses; k++) given[k] = -1;
+    for (size_t i = 0; i < n; i++) {
+        long k = label_index(labels, nclasses, lv[i].label);
+        if (k < 0) die_usage("%s: '%s' is not a class of %s", opt, lv[i].label, model_dir);
+        if (given[k] >= 0) die_usage("%s: '%s' is given twice", opt, lv[i].label);
+        given[k] = lv[i].value;
+    }
+    return given;
+}
+
+/* Resolves --prior and --threshold against the model's labels: unknown
+ * labels and a threshold on more than two classes are usage errors. */
+static void adjust_init(adjust *a, const config *c, char *const *labels, size_t nclasses)
+{
+    a->ratio = NULL;
+    a->threshold_class = -1;
+    if (c->threshold.label) {
+        if (nclasses != 2)
+            die_usage("--threshold is for two classes, and %s has %zu", c->model_dir, nclasses);
+        a->threshold_class = label_index(labels, nclasses, c->threshold.label);
+        if (a->threshold_class < 0)
+            die_usage("--threshold: '%s' is not a class of %s", c->threshold.label, c->model_dir);
+        a->threshold = c->threshold.value;
+    }
+    if (!c->npriors) return;
+    double *train = xmalloc(nclasses * sizeof *train), *target = xmalloc(nclasses * sizeof *target);
+    const char *why;
+    if (c->train) {
+        size_t *counts = xmalloc(nclasses * sizeof *counts), total = 0;
+        prior_counts_read(counts, labels, nclasses, c->train, "label");
+        for (size_t k = 0; k < nclasses; k++) total += counts[k];
+        for (size_t k = 0; k < nclasses; k++) train[k] = (double)counts[k] / (double)total;
+        free(counts);
+    } else {
+        /* the classes not named share the rest equally (in proportion to 1 each) */
+        double *given = named_priors("--train-prior", c->train_priors, c->ntrain_priors, labels, nclasses,
+                                     c->model_dir);
+        double *equal = xmalloc(nclasses * sizeof *equal);
+        for (size_t k = 0; k < nclasses; k++) equal[k] = 1;
+        if (prior_targets(train, given, equal, nclasses, &why) < 0) die_usage("--train-prior: %s", why);
+        free(given);
+        free(equal);
+    }
+    double *given = named_priors("--prior", c->priors, c->npriors, labels, nclasses, c->model_dir);
+    if (prior_targets(target, given, train, nclasses, &why) < 0) die_usage("--prior: %s", why);
+    free(given);
+    a->ratio = xmalloc(nclasses * sizeof *a->ratio);
+    prior_ratios(a->ratio, target, train, nclasses);
+    free(train);
+    free(target);
+}
+
+/* Applies --prior (probs corrected in place, pred their argmax) or
+ * --threshold (pred only) to one row. */
+static void adjust_row(const adjust *a, double *probs, size_t nclasses, size_t *pred)
+{
+    if (a->ratio) *pred = prior_shift(probs, a->ratio, nclasses);
+    else if (a->threshold_class >= 0) {
+        size_t k = (size_t)a->threshold_class;
+        *pred = probs[k] >= a->threshold ? k : 1 - k;
+    }
 }
 
 /* Appends "top": the c->top_k most probable classes, by selection (a few
@@ -208,6 +353,8 @@ static size_t predict_baseline(const config *c, ndjson_reader *in, FILE *out)
     baseline_scratch scratch;
     baseline_scratch_init(&scratch);
     double *probs = xcalloc(logreg_nclasses(lr), sizeof *probs);
+    adjust adj;
+    adjust_init(&adj, c, lr->labels, logreg_nclasses(lr));
     strbuf line = {0};
     size_t n = 0;
     cJSON *rec;
@@ -216,6 +363,7 @@ static size_t predict_baseline(const config *c, ndjson_reader *in, FILE *out)
         /* from the decision values, as scikit-learn: sigmoids of large values
          * can round to the same probability */
         size_t pred = logreg_predict(lr, &scratch.x);
+        adjust_row(&adj, probs, logreg_nclasses(lr), &pred);
         sb_clear(&line);
         append_prediction(&line, rec, c, lr->labels, logreg_nclasses(lr), probs, pred);
         fwrite(line.s, 1, line.len, out);
@@ -225,6 +373,7 @@ static size_t predict_baseline(const config *c, ndjson_reader *in, FILE *out)
     baseline_scratch_free(&scratch);
     baseline_free(model);
     free(probs);
+    free(adj.ratio);
     sb_free(&line);
     return n;
 }
@@ -242,6 +391,8 @@ static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
     if (bert_dev_attach(&p.model, c->device, &gpu, why, sizeof why) < 0)
         die("--device %s: %s", bert_device_name(c->device), why);
     size_t C = (size_t)p.model.num_labels, B = (size_t)c->batch, n = 0;
+    adjust adj;
+    adjust_init(&adj, c, p.model.cfg.labels, C);
     cJSON **recs = xcalloc(B, sizeof *recs);
     long *lines = xcalloc(B, sizeof *lines);
     double *probs = xcalloc(B * C, sizeof *probs);
@@ -254,6 +405,7 @@ static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
         if (k == 0) break;
         bert_predict_batch(&p, recs, lines, k, in->name, c->text_field, c->text_b_field, probs, pred);
         for (size_t r = 0; r < k; r++) {
+            adjust_row(&adj, probs + r * C, C, pred + r);
             sb_clear(&line);
             append_prediction(&line, recs[r], c, p.model.cfg.labels, C, probs + r * C, pred[r]);
             fwrite(line.s, 1, line.len, out);
@@ -266,6 +418,7 @@ static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
     free(lines);
     free(probs);
     free(pred);
+    free(adj.ratio);
     sb_free(&line);
     return n;
 }
@@ -293,5 +446,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %zu records, model %s (%s)\n", prog_name, n, c.model_dir,
                 baseline ? "tfidf + logreg" : "BERT");
     ndjson_close(&in);
+    free(c.priors);
+    free(c.train_priors);
     return 0;
 }
