@@ -5,6 +5,7 @@
 #   make study      run the tweet study (pipelines/tweets.mk) on ../shared data (FAST=1: 40% train)
 #   make baseline   only its TF-IDF + logistic-regression half; make bert: its BERT half
 #   make papers     the papers study (pipelines/papers.mk; papers-baseline, papers-bert)
+#   make iclr       the weighted-loss study (pipelines/iclr.mk; iclr-baseline, iclr-bert)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall takes it back)
 #   make bench      run the benchmarks in bench/ (needs the Python reference tools)
 #   make golden     regenerate the committed golden files with the reference tools
@@ -48,7 +49,7 @@ BENCH_TARGETS  := bench-csvclean
 GOLDEN_TARGETS := golden-data
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all programs check test study baseline bert papers papers-baseline papers-bert install uninstall bench golden deps clean bench-csvclean golden-data
+.PHONY: all programs check test install uninstall bench golden deps clean bench-csvclean golden-data
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -92,12 +93,13 @@ check test: deps
 
 # The studies (pipelines/study.mk lists the common variables, each study
 # file its own): make study (the tweets; make baseline, make bert: one
-# half) and make papers. The data is looked for first, before anything is
+# half), make papers and make iclr (papers-baseline, iclr-bert, ...). The data is looked for first, before anything is
 # built: a missing file stops make with the study file's one line (what is
 # missing, the variable that moves it, where the data comes from).
-study_file = pipelines/$(if $(filter papers%,$(1)),papers,tweets).mk
-study_goal = $(if $(filter papers,$(1)),study,$(patsubst papers-%,%,$(1)))
-STUDY_GOALS := study baseline bert papers papers-baseline papers-bert
+study_file = pipelines/$(or $(filter papers iclr,$(firstword $(subst -, ,$(1)))),tweets).mk
+study_goal = $(if $(filter papers iclr,$(1)),study,$(patsubst papers-%,%,$(patsubst iclr-%,%,$(1))))
+STUDY_GOALS := study baseline bert papers papers-baseline papers-bert iclr iclr-baseline iclr-bert
+.PHONY: $(STUDY_GOALS)
 STUDY_FIRST := $(firstword $(filter $(STUDY_GOALS),$(MAKECMDGOALS)))
 ifneq ($(STUDY_FIRST),)
 STUDY_DATA_ERROR := $(shell $(MAKE) -s --no-print-directory -f $(call study_file,$(STUDY_FIRST)) 'SHARED=$(SHARED)' \
