@@ -37,7 +37,7 @@ RATIOS     := 80/10/10
 # TF-IDF on 1-2-grams, min_df 2, sublinear tf; logistic regression over C,
 # l1/l2 and class weights one-vs-rest, and multinomial; 5-fold CV on macro-F1.
 TFIDF_OPTS ?= --ngram 1,2 --min-df 2 --sublinear-tf
-GRID ?= C=1,4,16,64;penalty=l1,l2;class_weight=none,balanced | C=1,4,16,64;class_weight=none,balanced;multi_class=multinomial
+GRID ?= C=0.25,0.5,1,2,4,16;penalty=l1,l2;class_weight=none,balanced | C=0.25,0.5,1,2,4,16;class_weight=none,balanced;multi_class=multinomial
 CV   ?= 5
 
 # BERT with the original script's settings: pairs truncated longest first,
