@@ -24,7 +24,7 @@ scores=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 cat <<EOT
 {
   "study": $(q "$CARD_STUDY"),
-  "made_by": "pipeclf make study",
+  "made_by": "pipeclf make ${REPORT_MAKE:-study}",
   "date": "$(date -u '+%Y-%m-%dT%H:%M:%SZ')",
   "data": {
     "cleaning": $(q "$(line "$runs/clean.log" "csvclean: wrote ")"),

@@ -66,6 +66,8 @@ STUDY_EXTRA        = $(RUNS)/unlabeled.pred.jsonl $(RUNS)/titles.md
 REPORT_EXTRA      := $(PIPELINES)/papers_report.sh
 REPORT_EXTRA_DEPS  = $(STUDY_EXTRA)
 REPORT_TITLE      := ACL 2025 papers into tracks
+REPORT_MAKE       := papers
+REPORT_MAKE_BASELINE := papers-baseline
 REPORT_ABOUT      := $(PIPELINES)/papers.about.md
 REPORT_CLEANING   := Cleaning (csvclean: control characters, whitespace; classes under MIN_CLASS=$(MIN_CLASS) rows dropped)
 CARD_STUDY        := ACL 2025 main + Findings papers (github.com/Chenbot001/ATIP) into research tracks from title + abstract
@@ -94,12 +96,12 @@ $(SPLIT)/test_titles.jsonl: $(SPLIT)/test.jsonl
 
 # every input of the baseline and of BERT's tokens besides the split's
 $(BASE)/unlabeled.pred.jsonl: $(RUNS)/unlabeled.jsonl $(BASE)/tfidf.json $(BASE)/logreg.json
-	$(BIN)/predict -m $(BASE) --text-field $(BASE_FIELD) --top-k 3 -o $@ $<
+	$(RUN_BASELINE) $(BIN)/predict -m $(BASE) --text-field $(BASE_FIELD) --top-k 3 -o $@ $<
 $(TOK)/unlabeled.jsonl: $(RUNS)/unlabeled.jsonl
 	@mkdir -p $(@D)
-	$(BIN)/wptok -m $(MODEL) $(WPTOK_OPTS) -o $@ $<
+	$(RUN_TOKENIZE) $(BIN)/wptok -m $(MODEL) $(WPTOK_OPTS) -o $@ $<
 $(BERT)/unlabeled.pred.jsonl: $(TOK)/unlabeled.jsonl $(BERT)/model/model.safetensors
-	$(BIN)/predict -m $(BERT)/model $(DEVICE_OPTS) --threads $(JOBS) --top-k 3 -o $@ $<
+	$(RUN_PREDICT) $(BIN)/predict -m $(BERT)/model $(DEVICE_OPTS) --threads $(JOBS) --top-k 3 -o $@ $<
 
 TITLES_PREDS := $(foreach d,$(BASE) $(BERT),$(d)/test.pred.jsonl $(d)/test_titles.pred.jsonl)
 $(RUNS)/titles.md: $(TITLES_PREDS)

@@ -5,7 +5,8 @@
 # Usage: pipelines/report.sh RUNS baseline   -> for RUNS/baseline/report.md
 #        pipelines/report.sh RUNS study      -> for RUNS/report.md
 # The study's own words come from the environment (pipelines/study.mk
-# exports them from the study file): REPORT_TITLE, REPORT_ABOUT (a Markdown
+# exports them from the study file): REPORT_TITLE, REPORT_MAKE and
+# REPORT_MAKE_BASELINE (the make targets that made it), REPORT_ABOUT (a Markdown
 # file), REPORT_CLEANING (the cleaning section's title) and REPORT_EXTRA (a
 # script run with RUNS whose output ends the study report).
 set -eu
@@ -32,7 +33,7 @@ model_section() {
 cat <<EOT
 # $REPORT_TITLE: $([ "$mode" = study ] && echo report || echo baseline)
 
-Made by \`make $mode\` (pipeclf) on $(date -u '+%Y-%m-%d %H:%M UTC') from \`$runs\`.
+Made by \`make $([ "$mode" = study ] && echo "${REPORT_MAKE:-study}" || echo "${REPORT_MAKE_BASELINE:-baseline}")\` (pipeclf) on $(date -u '+%Y-%m-%d %H:%M UTC') from \`$runs\`.
 $(cat "$REPORT_ABOUT")
 
 ## Results

@@ -52,26 +52,26 @@ bert: $(BERT)/compare.md
 # grid search on macro-F1 and refitted on all of train
 $(BASE)/tfidf.json $(BASE)/train.vec.jsonl &: $(SPLIT)/train.jsonl
 	@mkdir -p $(BASE)
-	$(BIN)/tfidf fit -m $(BASE) --field $(BASE_FIELD) $(TFIDF_OPTS) --drop-text -o $(BASE)/train.vec.jsonl $< \
+	$(RUN_BASELINE) $(BIN)/tfidf fit -m $(BASE) --field $(BASE_FIELD) $(TFIDF_OPTS) --drop-text -o $(BASE)/train.vec.jsonl $< \
 	    $(call logged,$(BASE)/tfidf.log)
 
 $(BASE)/logreg.json $(BASE)/cv.csv &: $(BASE)/train.vec.jsonl
-	$(BIN)/logreg -m $(BASE) --grid '$(GRID)' --cv $(CV) --seed $(SEED) --jobs $(JOBS) \
+	$(RUN_BASELINE) $(BIN)/logreg -m $(BASE) --grid '$(GRID)' --cv $(CV) --seed $(SEED) --jobs $(JOBS) \
 	    --cv-out $(BASE)/cv.csv $< $(call logged,$(BASE)/logreg.log)
 
 $(BASE)/%.pred.jsonl: $(SPLIT)/%.jsonl $(BASE)/tfidf.json $(BASE)/logreg.json
-	$(BIN)/predict -m $(BASE) --text-field $(BASE_FIELD) $(PREDICT_OPTS) -o $@ $<
+	$(RUN_BASELINE) $(BIN)/predict -m $(BASE) --text-field $(BASE_FIELD) $(PREDICT_OPTS) -o $@ $<
 
 # ---- BERT: the pretrained encoder fine-tuned on the tokenized text; a
 # checkpoint lets an interrupted run resume where it stopped
 $(BERT)/model/model.safetensors: $(TOK)/train.jsonl $(TOK)/val.jsonl
 	@mkdir -p $(BERT)
-	$(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) $(DEVICE_OPTS) --seed $(SEED) --threads $(JOBS) \
+	$(RUN_TRAIN) $(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) $(DEVICE_OPTS) --seed $(SEED) --threads $(JOBS) \
 	    --checkpoint-dir $(BERT)/checkpoint --resume --log $(BERT)/train_log.jsonl \
 	    -o $(BERT)/model $< $(call logged,$(BERT)/train.log)
 
 $(BERT)/%.pred.jsonl: $(TOK)/%.jsonl $(BERT)/model/model.safetensors
-	$(BIN)/predict -m $(BERT)/model $(DEVICE_OPTS) --threads $(JOBS) $(PREDICT_OPTS) -o $@ $<
+	$(RUN_PREDICT) $(BIN)/predict -m $(BERT)/model $(DEVICE_OPTS) --threads $(JOBS) $(PREDICT_OPTS) -o $@ $<
 
 $(BERT)/curves.svg: $(BERT)/model/model.safetensors
 	$(BIN)/cmplot curves --title 'BERT fine-tuning' $(BERT)/train_log.jsonl -o $@
@@ -95,7 +95,7 @@ $(eval $(call scored,$(BASE),baseline))
 $(eval $(call scored,$(BERT),bert))
 
 # ---- the report and the model card: the study's own words from its file
-export REPORT_TITLE REPORT_ABOUT REPORT_CLEANING REPORT_EXTRA CARD_STUDY CARD_SPLIT CARD_REFERENCE
+export REPORT_TITLE REPORT_MAKE REPORT_MAKE_BASELINE REPORT_ABOUT REPORT_CLEANING REPORT_EXTRA CARD_STUDY CARD_SPLIT CARD_REFERENCE
 REPORT_DEPS := $(PIPELINES)/report.sh $(REPORT_ABOUT) $(RUNS)/split.stats.json $(BASE)/cv.csv
 
 $(BASE)/report.md: $(BASE)/compare.md $(REPORT_DEPS)
