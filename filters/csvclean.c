@@ -345,7 +345,7 @@ static int row_matches(const config *c, const csv_row *row, const file_columns *
         for (size_t j = 0; j < i && !seen_before; j++) seen_before = fc->where[j] == fc->where[i];
         if (seen_before) continue; /* that column was judged with all its values */
         for (size_t j = i; j < c->n_wheres && !any; j++)
-            any = fc->where[j] == fc->where[i] && strcmp(row->field[fc->where[j]].s, c->wheres[j].value) == 0;
+            any = fc->where[j] == fc->where[i] && strcmp(sb_str(&row->field[fc->where[j]]), c->wheres[j].value) == 0;
         if (!any) return 0;
     }
     return 1;
