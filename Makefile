@@ -103,7 +103,8 @@ STUDY_GOALS := study baseline bert papers papers-baseline papers-bert iclr iclr-
 STUDY_FIRST := $(firstword $(filter $(STUDY_GOALS),$(MAKECMDGOALS)))
 ifneq ($(STUDY_FIRST),)
 STUDY_DATA_ERROR := $(shell $(MAKE) -s --no-print-directory -f $(call study_file,$(STUDY_FIRST)) 'SHARED=$(SHARED)' \
-                            $(if $(filter command line,$(origin DATA)),'DATA=$(DATA)') data-present 2>&1 >/dev/null \
+                            $(foreach v,DATA LAUNCHER,$(if $(filter command line,$(origin $(v))),'$(v)=$($(v))')) \
+                            data-present 2>&1 >/dev/null \
                             | sed -n 's/^.*\*\*\* \(.*\)\.  Stop\.$$/\1/p')
 $(if $(STUDY_DATA_ERROR),$(error $(STUDY_DATA_ERROR)))
 endif

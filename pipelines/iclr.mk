@@ -89,10 +89,10 @@ $(SPLIT)/train-p%.jsonl: $(SPLIT)/pool.jsonl $(RUNS)/train_size
 # 1/2 set, gamma as the class's weight
 $(BASE)/p%/tfidf.json $(BASE)/p%/train.vec.jsonl &: $(SPLIT)/train-p%.jsonl
 	@mkdir -p $(BASE)/p$*
-	$(BIN)/tfidf fit -q -m $(BASE)/p$* --field title_abstract $(TFIDF_OPTS) --drop-text -o $(BASE)/p$*/train.vec.jsonl $<
+	$(RUN_BASELINE) $(BIN)/tfidf fit -q -m $(BASE)/p$* --field title_abstract $(TFIDF_OPTS) --drop-text -o $(BASE)/p$*/train.vec.jsonl $<
 
 $(BASE)/C: $(BASE)/p2/train.vec.jsonl
-	$(BIN)/logreg -m $(BASE)/cv --grid 'C=$(C_GRID)' --cv 5 --seed $(SEED) --cv-out $(BASE)/cv.csv $< \
+	$(RUN_BASELINE) $(BIN)/logreg -m $(BASE)/cv --grid 'C=$(C_GRID)' --cv 5 --seed $(SEED) --cv-out $(BASE)/cv.csv $< \
 	    $(call logged,$(BASE)/cv.log)
 	jq -r '.cv.best_params.C' $(BASE)/cv/logreg.json > $@.tmp && mv $@.tmp $@
 
@@ -101,10 +101,10 @@ define baseline_run
 $(BASE)/$(1)/logreg.json: $(BASE)/p$(2)/train.vec.jsonl $(BASE)/C
 	@mkdir -p $$(@D)
 	cp $(BASE)/p$(2)/tfidf.json $$(@D)/tfidf.json
-	$$(BIN)/logreg -q -m $$(@D) -C $$$$(cat $(BASE)/C) \
+	$$(RUN_BASELINE) $$(BIN)/logreg -q -m $$(@D) -C $$$$(cat $(BASE)/C) \
 	    $(if $(filter -,$(3)),,--class-weight $(3):$(4)) $$<
 $(BASE)/$(1)/test.pred.jsonl: $(SPLIT)/test.jsonl $(BASE)/$(1)/logreg.json
-	$$(BIN)/predict -q -m $$(@D) --text-field title_abstract -o $$@ $$<
+	$$(RUN_BASELINE) $$(BIN)/predict -q -m $$(@D) --text-field title_abstract -o $$@ $$<
 endef
 $(foreach r,$(GRID_RUNS) $(EXTRA_RUNS),$(eval $(call baseline_run,$(call run_name,$(r)),$(word 1,$(subst :, ,$(r))),$(word 2,$(subst :, ,$(r))),$(word 3,$(subst :, ,$(r))))))
 
@@ -114,12 +114,12 @@ $(foreach r,$(GRID_RUNS) $(EXTRA_RUNS),$(eval $(call baseline_run,$(call run_nam
 define bert_run
 $(BERT)/$(1)/s$(5)/model/model.safetensors: $(TOK)/train-p$(2).jsonl
 	@mkdir -p $(BERT)/$(1)/s$(5)
-	$$(BIN)/bert-train -m $$(MODEL) $$(BERT_OPTS) $(if $(filter -,$(3)),,--gamma $(3)=$(4)) $$(DEVICE_OPTS) \
+	$$(RUN_TRAIN) $$(BIN)/bert-train -m $$(MODEL) $$(BERT_OPTS) $(if $(filter -,$(3)),,--gamma $(3)=$(4)) $$(DEVICE_OPTS) \
 	    --seed $(5) --threads $$(JOBS) --checkpoint-dir $(BERT)/$(1)/s$(5)/checkpoint --resume \
 	    --log $(BERT)/$(1)/s$(5)/train_log.jsonl -o $(BERT)/$(1)/s$(5)/model $$< \
 	    $$(call logged,$(BERT)/$(1)/s$(5)/train.log)
 $(BERT)/$(1)/s$(5)/test.pred.jsonl: $(TOK)/test.jsonl $(BERT)/$(1)/s$(5)/model/model.safetensors
-	$$(BIN)/predict -q -m $(BERT)/$(1)/s$(5)/model $$(DEVICE_OPTS) --threads $$(JOBS) -o $$@ $$<
+	$$(RUN_PREDICT) $$(BIN)/predict -q -m $(BERT)/$(1)/s$(5)/model $$(DEVICE_OPTS) --threads $$(JOBS) -o $$@ $$<
 endef
 $(foreach s,$(SEED_LIST),$(foreach r,$(GRID_RUNS) $(EXTRA_RUNS),$(eval $(call bert_run,$(call run_name,$(r)),$(word 1,$(subst :, ,$(r))),$(word 2,$(subst :, ,$(r))),$(word 3,$(subst :, ,$(r))),$(s)))))
 
@@ -127,10 +127,10 @@ $(foreach s,$(SEED_LIST),$(foreach r,$(GRID_RUNS) $(EXTRA_RUNS),$(eval $(call be
 # proportion, its scores shifted to the test set's prior (predict --prior)
 PRIOR_RUNS := $(foreach p,$(PROPORTIONS),p$(p)-g1)
 $(BASE)/%/test.prior.pred.jsonl: $(SPLIT)/test.jsonl $(BASE)/%/logreg.json $(RUNS)/train_size
-	$(BIN)/predict -q -m $(BASE)/$* --text-field title_abstract --prior accept=0.5 \
+	$(RUN_BASELINE) $(BIN)/predict -q -m $(BASE)/$* --text-field title_abstract --prior accept=0.5 \
 	    --train-prior accept=$$(echo $* | sed 's/^p\([0-9]*\)-.*/1\/\1/') -o $@ $<
 $(BERT)/%/test.prior.pred.jsonl: $(TOK)/test.jsonl $(BERT)/%/model/model.safetensors
-	$(BIN)/predict -q -m $(BERT)/$*/model $(DEVICE_OPTS) --threads $(JOBS) --prior accept=0.5 \
+	$(RUN_PREDICT) $(BIN)/predict -q -m $(BERT)/$*/model $(DEVICE_OPTS) --threads $(JOBS) --prior accept=0.5 \
 	    --train-prior accept=$$(echo $* | sed 's/^p\([0-9]*\)-.*/1\/\1/') -o $@ $<
 
 # ---- every run's scores, a row each (run, proportion, class, gamma, seed,

@@ -29,6 +29,8 @@ MODEL        ?= $(shell $(PIPELINES)/../scripts/fetch_model.sh)
 DEVICE       ?= cpu
 PRECISION    ?= fp32
 DEVICE_OPTS   = --device $(DEVICE) --precision $(PRECISION)
+# LAUNCHER (local or slurm) and each kind of step's resources: RUN_TRAIN, ...
+include $(PIPELINES)/resources.mk
 
 empty :=
 space := $(empty) $(empty)
@@ -64,4 +66,4 @@ $(SPLITS) $(RUNS)/split_ids.jsonl $(RUNS)/split.stats.json &: $(RUNS)/clean.json
 # ---- token records of a split for BERT
 $(TOK)/%.jsonl: $(SPLIT)/%.jsonl
 	@mkdir -p $(@D)
-	$(BIN)/wptok -m $(MODEL) $(WPTOK_OPTS) -o $@ $<
+	$(RUN_TOKENIZE) $(BIN)/wptok -m $(MODEL) $(WPTOK_OPTS) -o $@ $<
