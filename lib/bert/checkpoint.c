@@ -144,6 +144,14 @@ int checkpoint_read(const char *path, bert_model *m, train_state *s, char *err, 
              (unsigned long long)h[H_POS], s->n);
         goto out;
     }
+    /* the writer stores the best weights apart only when they are not the
+     * current ones (best step != step): a file that says otherwise would not
+     * be written back the same (found by fuzz_checkpoint) */
+    if ((h[H_HAS_BEST_PARAMS] & 2) && (!(h[H_HAS_BEST_PARAMS] & 1) || h[H_BEST_STEP] == h[H_STEP])) {
+        fail(err, errlen, "%s: corrupt checkpoint (best weights stored for the current step %llu)", path,
+             (unsigned long long)h[H_STEP]);
+        goto out;
+    }
     if (h[H_ARGS_LEN] > (1u << 24) || h[H_LOG_LEN] > ((uint64_t)1 << 40)) goto truncated;
     /* lengths past the end of the file: refused before they are allocated */
     struct stat st;

@@ -815,6 +815,10 @@ static tfidf_df_limit get_df(const char *path, const cJSON *root, const char *te
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0)) BAD("\"%s\" is not a number >= 0", key);
     tfidf_df_limit l = {literal_is_fraction(text, key), v->valuedouble};
     if (l.is_fraction && l.value > 1) BAD("\"%s\" is a fraction above 1", key);
+    /* a count is a whole number a double holds exactly (longer literals do
+     * not even survive cJSON's number buffer, so they would not round-trip) */
+    if (!l.is_fraction && (l.value != floor(l.value) || l.value > 9007199254740992.0))
+        BAD("\"%s\" is not a whole document count up to 2^53", key);
     return l;
 }
 

@@ -5,7 +5,8 @@
 set -u
 echo "| target | date (UTC, end) | seconds | runs (execs) | exec/s | cov | ft | corpus files | peak RSS MB | result |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-for log in "${@:-build/fuzz/logs/*-600.log}"; do
+[ $# -gt 0 ] || set -- build/fuzz/logs/*-600.log
+for log in "$@"; do
     [ -f "$log" ] || continue
     t=$(basename "$log"); t=${t%%-*}
     done_line=$(grep -a 'DONE ' "$log" | tail -1)

@@ -5,6 +5,9 @@
  * 2. a checkpoint whose log or options length runs past the end of the file
  *    is refused as truncated before anything is allocated (fuzz_checkpoint:
  *    a 400-byte file asked for 68 GB);
+ * 4. a checkpoint that stores best weights apart for the current step is
+ *    refused (fuzz_checkpoint: it read, and was written back without them,
+ *    so the best weights changed in a write -> read round trip);
  * 3. the model-file modules' errors stay on one line when they quote a name
  *    or value holding control characters from the file (fuzz_config,
  *    fuzz_safetensors: a newline inside model_type or a tensor name). */
@@ -21,7 +24,7 @@
 #include <unistd.h>
 
 /* the header's layout (lib/bert/checkpoint.c): the magic, then 64-bit integers */
-enum { MAGIC_LEN = 8, H_POS = 7, H_LOG_LEN = 15 };
+enum { MAGIC_LEN = 8, H_STEP = 4, H_POS = 7, H_BEST_STEP = 10, H_LOG_LEN = 15 };
 
 static char dir[] = "/tmp/pipeclf-fuzzreg.XXXXXX";
 
@@ -35,8 +38,9 @@ static void tiny(bert_model *m)
     }
 }
 
-/* writes a checkpoint of 5 examples, sets header integer k to v, reads it back */
-static int patched(bert_model *m, int k, uint64_t v, char *err, size_t errlen)
+/* writes a checkpoint of 5 examples (at step 3, with best weights of step
+ * 1 when best is set), sets header integer k to v, reads it back */
+static int patched_best(bert_model *m, int best, int k, uint64_t v, char *err, size_t errlen)
 {
     char path[96];
     snprintf(path, sizeof path, "%s/ckpt", dir);
@@ -45,6 +49,9 @@ static int patched(bert_model *m, int k, uint64_t v, char *err, size_t errlen)
     s.order = xmalloc(5 * sizeof *s.order);
     for (size_t i = 0; i < 5; i++) s.order[i] = i;
     s.pos = 2;
+    s.step = 3;
+    s.best_step = best ? 1 : -1;
+    if (best) s.best_params = xcalloc(m->num_params, sizeof(float));
     s.args_json = xstrdup("{}");
     sb_adds(&s.log, "{\"step\":1}\n");
     checkpoint_write(path, m, &s);
@@ -61,6 +68,11 @@ static int patched(bert_model *m, int k, uint64_t v, char *err, size_t errlen)
     return rc;
 }
 
+static int patched(bert_model *m, int k, uint64_t v, char *err, size_t errlen)
+{
+    return patched_best(m, 0, k, v, err, errlen);
+}
+
 int main(void)
 {
     prog_init("test_fuzz_regressions");
@@ -75,6 +87,10 @@ int main(void)
     CHECK("checkpoint: log length past the file refused", patched(&m, H_LOG_LEN, 0x1000000000ull, err, sizeof err) < 0);
     CHECK("checkpoint: log length past the file: truncated", strstr(err, "truncated checkpoint") != NULL);
     CHECK("checkpoint: log length one past the file refused", patched(&m, H_LOG_LEN, 4096, err, sizeof err) < 0);
+    CHECK("checkpoint: best weights of an earlier step read", patched_best(&m, 1, H_BEST_STEP, 1, err, sizeof err) == 0);
+    CHECK("checkpoint: best weights stored for the current step refused",
+          patched_best(&m, 1, H_BEST_STEP, 3, err, sizeof err) < 0);
+    CHECK("checkpoint: best weights for the current step: message", strstr(err, "best weights stored") != NULL);
     bert_free(&m);
 
     char merr[MODEL_ERR_MAX];
