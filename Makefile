@@ -93,9 +93,10 @@ check test: deps
 
 # The studies (pipelines/study.mk lists the common variables, each study
 # file its own): make study (the tweets; make baseline, make bert: one
-# half), make papers and make iclr (papers-baseline, iclr-bert, ...). The data is looked for first, before anything is
-# built: a missing file stops make with the study file's one line (what is
-# missing, the variable that moves it, where the data comes from).
+# half), make papers and make iclr (papers-baseline, iclr-bert, ...). The
+# data is looked for first, before anything is built: a missing file stops
+# make with the study file's one line (what is missing, the variable that
+# moves it, where the data comes from).
 study_file = pipelines/$(or $(filter papers iclr,$(firstword $(subst -, ,$(1)))),tweets).mk
 study_goal = $(if $(filter papers iclr,$(1)),study,$(patsubst papers-%,%,$(patsubst iclr-%,%,$(1))))
 STUDY_GOALS := study baseline bert papers papers-baseline papers-bert iclr iclr-baseline iclr-bert
