@@ -61,7 +61,8 @@ static const char usage_text[] =
     "                         or LABEL:W,LABEL:W,... (default: none)\n"
     "  --gamma LABEL=G        multiply LABEL's loss weight by G (repeatable)\n"
     "Validation (with --val):\n"
-    "  --eval-every N         evaluate every N steps (default: each epoch's end)\n"
+    "  --eval-every N|1/P     evaluate every N steps, or P times at equal shares of\n"
+    "                         the schedule (default: each epoch's end)\n"
     "  --eval-batch-size N    sequences per evaluation pass (default: --batch-size)\n"
     "  --metric NAME          best model by macro_f1, accuracy, weighted_f1 or loss\n"
     "                         (default: macro_f1); its weights are restored at the end\n"
@@ -71,6 +72,9 @@ static const char usage_text[] =
     "  --checkpoint-every N   write it every N steps (default: at each evaluation,\n"
     "                         or each epoch's end without --val)\n"
     "  --resume               continue from DIR/checkpoint.bin when it exists\n"
+    "  --stop-at N|A/B        pause after step N, or A/B of the schedule, with the\n"
+    "                         checkpoint written and no OUTDIR: a later --resume\n"
+    "                         goes on as if never stopped (needs --checkpoint-dir)\n"
     "  --log FILE             the metrics log (NDJSON) also to FILE\n"
     "  --log-every N          a training record every N steps (default: 1)\n"
     "  -s, --seed N           seed for shuffling, dropout and new weights (default: 42)\n"
@@ -105,7 +109,7 @@ enum {
     OPT_GRAD_ACCUM = 256, OPT_LR, OPT_WEIGHT_DECAY, OPT_WARMUP, OPT_WARMUP_STEPS, OPT_MAX_GRAD_NORM, OPT_LABEL_FIELD,
     OPT_VAL, OPT_MAX_STEPS, OPT_BUCKET, OPT_SCHEDULE, OPT_CLASS_WEIGHT, OPT_GAMMA, OPT_EVAL_EVERY, OPT_EVAL_BATCH,
     OPT_METRIC, OPT_PATIENCE, OPT_CHECKPOINT_DIR, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY,
-    OPT_PROGRESS, OPT_CRASH_AFTER, OPT_DEVICE, OPT_PRECISION, OPT_DETERMINISTIC,
+    OPT_PROGRESS, OPT_CRASH_AFTER, OPT_DEVICE, OPT_PRECISION, OPT_DETERMINISTIC, OPT_STOP_AT,
 };
 
 typedef struct gamma_opt {
@@ -242,6 +246,7 @@ static cJSON *course_json(const train_options *o, long seed, char *const *labels
     snprintf(seed_text, sizeof seed_text, "%ld", seed); /* exact beyond 2^53 */
     cJSON_AddRawToObject(c, "seed", seed_text);
     put_num(c, "eval_every", (double)o->eval_every);
+    if (o->eval_parts) put_num(c, "eval_parts", (double)o->eval_parts); /* only when given: older checkpoints match */
     put_num(c, "eval_batch_size", o->eval_batch_size);
     cJSON_AddStringToObject(c, "metric", train_metric_name(o->metric));
     put_num(c, "patience", (double)o->patience);
@@ -309,6 +314,7 @@ int main(int argc, char **argv)
         {"patience", required_argument, 0, OPT_PATIENCE},
         {"checkpoint-dir", required_argument, 0, OPT_CHECKPOINT_DIR},
         {"checkpoint-every", required_argument, 0, OPT_CHECKPOINT_EVERY}, {"resume", no_argument, 0, OPT_RESUME},
+        {"stop-at", required_argument, 0, OPT_STOP_AT},
         {"log", required_argument, 0, OPT_LOG}, {"log-every", required_argument, 0, OPT_LOG_EVERY},
         {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 'j'},
         {"progress", no_argument, 0, OPT_PROGRESS}, {"quiet", no_argument, 0, 'q'},
@@ -323,7 +329,7 @@ int main(int argc, char **argv)
     train_options_default(&o);
     const char *model_dir = NULL, *out_dir = NULL, *label_field = "label", *val_path = NULL;
     const char *ckpt_dir = NULL, *log_path = NULL;
-    long seed = 42, threads = 0;
+    long seed = 42, threads = 0, stop_num = 0, stop_den = 0; /* --stop-at: step stop_num, or stop_num/stop_den */
     int progress_flag = 0, quiet = 0, c, precision_given = 0;
     bert_device device = BERT_DEVICE_CPU;
     bert_cuda_options gpu;
@@ -366,7 +372,10 @@ int main(int argc, char **argv)
             gammas[ngammas++] = (gamma_opt){xstrndup(optarg, (size_t)(eq - optarg)), g};
             break;
         }
-        case OPT_EVAL_EVERY: o.eval_every = parse_long_opt("--eval-every", optarg, 1, 1L << 40); break;
+        case OPT_EVAL_EVERY:
+            if (strncmp(optarg, "1/", 2) == 0) o.eval_parts = parse_long_opt("--eval-every 1/P", optarg + 2, 1, 1L << 40);
+            else o.eval_every = parse_long_opt("--eval-every", optarg, 1, 1L << 40);
+            break;
         case OPT_EVAL_BATCH: o.eval_batch_size = (int)parse_long_opt("--eval-batch-size", optarg, 1, 1 << 20); break;
         case OPT_METRIC:
             if (train_metric_parse(optarg, &o.metric) < 0)
@@ -376,6 +385,19 @@ int main(int argc, char **argv)
         case OPT_CHECKPOINT_DIR: ckpt_dir = optarg; break;
         case OPT_CHECKPOINT_EVERY: o.checkpoint_every = parse_long_opt("--checkpoint-every", optarg, 1, 1L << 40); break;
         case OPT_RESUME: o.resume = 1; break;
+        case OPT_STOP_AT: {
+            const char *slash = strchr(optarg, '/');
+            if (slash) {
+                char *num = xstrndup(optarg, (size_t)(slash - optarg));
+                stop_num = parse_long_opt("--stop-at A/B", num, 1, 1L << 20);
+                stop_den = parse_long_opt("--stop-at A/B", slash + 1, 1, 1L << 20);
+                free(num);
+                if (stop_num > stop_den) die_usage("--stop-at %s: A/B is a share of the schedule, at most 1", optarg);
+            } else {
+                stop_num = parse_long_opt("--stop-at", optarg, 1, 1L << 40);
+            }
+            break;
+        }
         case OPT_LOG: log_path = optarg; break;
         case OPT_LOG_EVERY: o.log_every = parse_long_opt("--log-every", optarg, 1, 1L << 40); break;
         case 's': seed = parse_long_opt("--seed", optarg, 0, 0x7fffffffffffffffL); break;
@@ -403,9 +425,10 @@ int main(int argc, char **argv)
     if (optind < argc - 1) die_usage("more than one input file");
     if (!(o.lr > 0) || !(o.weight_decay >= 0) || !(o.max_grad_norm >= 0))
         die_usage("--lr must be > 0, --weight-decay and --max-grad-norm >= 0");
-    if (!val_path && (o.eval_every || o.patience || o.eval_batch_size))
+    if (!val_path && (o.eval_every || o.eval_parts || o.patience || o.eval_batch_size))
         die_usage("--eval-every, --eval-batch-size and --patience need a validation set (--val FILE)");
-    if ((o.resume || o.checkpoint_every) && !ckpt_dir) die_usage("--resume and --checkpoint-every need --checkpoint-dir DIR");
+    if ((o.resume || o.checkpoint_every || stop_num) && !ckpt_dir)
+        die_usage("--resume, --checkpoint-every and --stop-at need --checkpoint-dir DIR");
     if (device == BERT_DEVICE_CPU && precision_given)
         die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32",
                   bert_precision_name(gpu.precision));
@@ -432,6 +455,12 @@ int main(int argc, char **argv)
     char **labels = tokdata_map_labels(&train, &nlabels);
     if (nlabels < 2) die("the records have %d label%s; a classifier needs at least 2", nlabels, nlabels == 1 ? "" : "s");
     if (val_path) tokdata_apply_labels(&val, labels, nlabels);
+
+    const long total = train_total_steps(&o, train.n);
+    if (o.eval_parts > total)
+        die_usage("--eval-every 1/%ld: the run has only %ld step%s", o.eval_parts, total, total == 1 ? "" : "s");
+    if (stop_num) /* A/B of the schedule: the step ceil(A x total / B), where --eval-every 1/P evaluates when B divides P */
+        o.stop_at = stop_den ? (long)(((__int128)stop_num * total + stop_den - 1) / stop_den) : stop_num;
 
     double *weights = xmalloc((size_t)nlabels * sizeof *weights);
     const int weighted = class_weights(weights, &cw, gammas, ngammas, &train, labels, nlabels);
@@ -489,6 +518,10 @@ int main(int argc, char **argv)
         if (log_path) write_text(log_path, &res.log);
         die("%s", res.err);
     }
+    if (res.paused) { /* the checkpoint holds the run; OUTDIR waits for its end */
+        if (log_path) write_text(log_path, &res.log);
+        goto done;
+    }
 
     /* the directory: the old weights go first, the new ones come last, so
      * that no mix of two runs is ever a loadable model */
@@ -534,6 +567,7 @@ int main(int argc, char **argv)
     if (log_path) write_text(log_path, &res.log);
     bert_save(&m, out_dir); /* config.json, then model.safetensors */
 
+done:
     train_result_free(&res);
     bert_dev_detach(&m);
     bert_free(&m);

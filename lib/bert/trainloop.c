@@ -78,6 +78,13 @@ long train_total_steps(const train_options *o, size_t n)
     return (long)((n + per_step - 1) / per_step) * o->epochs;
 }
 
+int train_eval_part_due(long step, long total, long parts)
+{
+    /* the largest j with j x total / parts <= step is due when ceil(j x total / parts) is step itself */
+    const long j = (long)((__int128)step * parts / total);
+    return j >= 1 && (long)(((__int128)j * total + parts - 1) / parts) == step;
+}
+
 void train_evaluate(bert_model *m, const tok_dataset *d, int batch_size, eval_result *r, int *pred)
 {
     const size_t n = d->n;
@@ -335,7 +342,7 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
         progress_note(&r.pg, "resuming from %s at step %ld of %ld", o->checkpoint, s->step, r.total);
     const float *cw = m->class_weights;
     tok_batch tb = {0};
-    while (!s->finished && s->step < r.total) {
+    while (!s->finished && s->step < r.total && !(o->stop_at > 0 && s->step >= o->stop_at)) {
         if (s->pos >= n) {
             s->epoch++;
             s->pos = 0;
@@ -401,7 +408,10 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
             progress_note(&r.pg, "epoch %ld done at step %ld: mean train loss %.4f", s->epoch + 1, s->step,
                           s->epoch_loss / s->epoch_weight);
         int evaluated = 0;
-        if (val && ((o->eval_every > 0 ? s->step % o->eval_every == 0 : epoch_end) || last)) {
+        const int due_eval = o->eval_parts > 0  ? train_eval_part_due(s->step, r.total, o->eval_parts)
+                             : o->eval_every > 0 ? s->step % o->eval_every == 0
+                                                 : epoch_end;
+        if (val && (due_eval || last)) {
             evaluate_step(&r, epoch, hook, ctx);
             evaluated = 1;
             if (o->patience > 0 && s->bad_evals >= o->patience) {
@@ -414,7 +424,8 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
         if (last && !s->finished) s->finished = 1;
         if (o->checkpoint) {
             int due = o->checkpoint_every > 0 ? s->step % o->checkpoint_every == 0 : (val ? evaluated : epoch_end);
-            if (due || s->finished) save_checkpoint(&r);
+            const int pausing = o->stop_at > 0 && s->step >= o->stop_at;
+            if (due || s->finished || pausing) save_checkpoint(&r);
         }
         if (o->crash_after > 0 && s->step == o->crash_after) raise(SIGKILL);
     }
@@ -426,7 +437,11 @@ int train_run(bert_model *m, const tok_dataset *tr, const tok_dataset *val, cons
     res->warmup_steps = r.warmup;
     res->epochs = s->epoch < 0 ? 0 : (double)s->epoch + (double)s->pos / (double)n;
     res->stopped_early = s->finished == 2;
-    if (val && s->best_step >= 0) {
+    res->paused = !s->finished && s->step < r.total;
+    if (res->paused) {
+        if (!o->quiet) progress_note(&r.pg, "paused at step %ld of %ld (--stop-at); --resume goes on from %s", s->step,
+                                     r.total, o->checkpoint);
+    } else if (val && s->best_step >= 0) {
         res->best_step = s->best_step;
         res->best = (eval_result){s->best_loss, s->best_accuracy, s->best_macro_f1, s->best_weighted_f1};
         if (s->best_step != s->step) {

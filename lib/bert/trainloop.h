@@ -58,11 +58,18 @@ typedef struct train_options {
     int bucket;              /* group batches by length */
     long log_every;          /* a train record every N steps (mean loss over them) */
     long eval_every;         /* evaluate every N steps; 0: at each epoch's end */
+    long eval_parts;         /* > 0 (instead of eval_every): evaluate at steps
+                                ceil(j x total / eval_parts), j = 1..eval_parts, so
+                                that runs of any length are scored at the same
+                                shares of their schedule (the sweep's rungs) */
     train_metric metric;     /* what "best" means */
     long patience;           /* stop after N evaluations without improvement; 0: never */
     const char *checkpoint;  /* checkpoint file, NULL: none */
     long checkpoint_every;   /* steps; 0: at each evaluation (each epoch without validation) */
     int resume;              /* continue from the checkpoint file when it exists */
+    long stop_at;            /* > 0: pause after this step (checkpoint written, the
+                                schedule that of the whole run); a resumed run with a
+                                later stop_at, or none, goes on where it paused */
     const char *args_json;   /* the options as a JSON object: a checkpoint made with
                                 others is refused (the run would not be the same) */
     long crash_after;        /* tests: SIGKILL itself after this step (0: never) */
@@ -96,6 +103,8 @@ typedef struct train_result {
     double epochs;           /* epochs done, a fraction */
     long resumed_from;       /* the checkpoint's step, -1 when not resumed */
     int stopped_early;
+    int paused;              /* stopped at stop_at before the schedule's end: m holds
+                                that step's weights, best/final are not set */
     long best_step;          /* -1 without validation */
     eval_result best;        /* the validation scores at best_step */
     eval_result final;       /* the returned weights' scores (after the restore) */
@@ -120,5 +129,8 @@ void train_result_free(train_result *res);
 
 /* Steps of the schedule: max_steps, or epochs x ceil(n / (batch x accum)). */
 long train_total_steps(const train_options *o, size_t n);
+
+/* Whether step (1..total) is an evaluation step of ceil(j x total / parts). */
+int train_eval_part_due(long step, long total, long parts);
 
 #endif
