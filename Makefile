@@ -6,6 +6,8 @@
 #   make baseline   only its TF-IDF + logistic-regression half; make bert: its BERT half
 #   make papers     the papers study (pipelines/papers.mk; papers-baseline, papers-bert)
 #   make iclr       the weighted-loss study (pipelines/iclr.mk; iclr-baseline, iclr-bert)
+#   make ledger     the experiment ledger runs/ledger.csv as a workbook, runs/ledger.xlsx (mk/ledger.mk)
+#   make sweep      BERT hyperparameter search, with pruning (STUDY=tweets|papers|iclr; pipelines/sweep.mk)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall takes it back)
 #   make bench      run the benchmarks in bench/ (needs the Python reference tools)
 #   make golden     regenerate the committed golden files with the reference tools
@@ -97,9 +99,15 @@ check test: deps
 # data is looked for first, before anything is built: a missing file stops
 # make with the study file's one line (what is missing, the variable that
 # moves it, where the data comes from).
-study_file = pipelines/$(or $(filter papers iclr,$(firstword $(subst -, ,$(1)))),tweets).mk
+# make sweep STUDY=tweets|papers|iclr: the BERT hyperparameter search on a
+# study's data (pipelines/sweep.mk).
+STUDY ?= tweets
+ifneq ($(filter sweep,$(MAKECMDGOALS)),)
+$(if $(filter tweets papers iclr,$(STUDY)),,$(error STUDY=$(STUDY): tweets, papers or iclr))
+endif
+study_file = pipelines/$(if $(filter sweep,$(1)),$(STUDY),$(or $(filter papers iclr,$(firstword $(subst -, ,$(1)))),tweets)).mk
 study_goal = $(if $(filter papers iclr,$(1)),study,$(patsubst papers-%,%,$(patsubst iclr-%,%,$(1))))
-STUDY_GOALS := study baseline bert papers papers-baseline papers-bert iclr iclr-baseline iclr-bert
+STUDY_GOALS := study baseline bert papers papers-baseline papers-bert iclr iclr-baseline iclr-bert sweep
 .PHONY: $(STUDY_GOALS)
 STUDY_FIRST := $(firstword $(filter $(STUDY_GOALS),$(MAKECMDGOALS)))
 ifneq ($(STUDY_FIRST),)

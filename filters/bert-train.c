@@ -520,6 +520,12 @@ int main(int argc, char **argv)
     }
     if (res.paused) { /* the checkpoint holds the run; OUTDIR waits for its end */
         if (log_path) write_text(log_path, &res.log);
+        cJSON *st = state_json(&res, o.metric);
+        cJSON_AddBoolToObject(st, "paused", 1);
+        path = join(ckpt_dir, "trainer_state.json"); /* where the run stands: step, total_steps */
+        write_json(path, st);
+        free(path);
+        cJSON_Delete(st);
         goto done;
     }
 

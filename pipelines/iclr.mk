@@ -51,6 +51,7 @@ TFIDF_OPTS ?= --ngram 1,2 --min-df 2 --sublinear-tf
 C_GRID     ?= 0.25,0.5,1,2,4,8,16
 
 include $(PIPELINES)/study_data.mk
+include $(PIPELINES)/ledger.mk
 
 # ---- the runs: proportion:class:gamma (class "-" for gamma 1)
 PROPORTIONS := 2 3 4 8
@@ -66,9 +67,7 @@ BASE := $(RUNS)/baseline
 BERT := $(RUNS)/bert
 
 .PHONY: study baseline bert
-study: $(RUNS)/report.md
-baseline: $(RUNS)/baseline.csv
-bert: $(RUNS)/bert.csv
+.DEFAULT_GOAL := study
 
 # N: the largest training size every proportion can draw without
 # replacement from the pool (accept rows >= N/P, reject rows >= N(P-1)/P)
@@ -101,7 +100,7 @@ define baseline_run
 $(BASE)/$(1)/logreg.json: $(BASE)/p$(2)/train.vec.jsonl $(BASE)/C
 	@mkdir -p $$(@D)
 	cp $(BASE)/p$(2)/tfidf.json $$(@D)/tfidf.json
-	$$(RUN_BASELINE) $$(BIN)/logreg -q -m $$(@D) -C $$$$(cat $(BASE)/C) \
+	$$(PIPELINES)/timed.sh $$(@D)/train.wall $$(RUN_BASELINE) $$(BIN)/logreg -q -m $$(@D) -C $$$$(cat $(BASE)/C) \
 	    $(if $(filter -,$(3)),,--class-weight $(3):$(4)) $$<
 $(BASE)/$(1)/test.pred.jsonl: $(SPLIT)/test.jsonl $(BASE)/$(1)/logreg.json
 	$$(RUN_BASELINE) $$(BIN)/predict -q -m $$(@D) --text-field title_abstract -o $$@ $$<
@@ -114,7 +113,7 @@ $(foreach r,$(GRID_RUNS) $(EXTRA_RUNS),$(eval $(call baseline_run,$(call run_nam
 define bert_run
 $(BERT)/$(1)/s$(5)/model/model.safetensors: $(TOK)/train-p$(2).jsonl
 	@mkdir -p $(BERT)/$(1)/s$(5)
-	$$(RUN_TRAIN) $$(BIN)/bert-train -m $$(MODEL) $$(BERT_OPTS) $(if $(filter -,$(3)),,--gamma $(3)=$(4)) $$(DEVICE_OPTS) \
+	$$(PIPELINES)/timed.sh $(BERT)/$(1)/s$(5)/train.wall $$(RUN_TRAIN) $$(BIN)/bert-train -m $$(MODEL) $$(BERT_OPTS) $(if $(filter -,$(3)),,--gamma $(3)=$(4)) $$(DEVICE_OPTS) \
 	    --seed $(5) --threads $$(JOBS) --checkpoint-dir $(BERT)/$(1)/s$(5)/checkpoint --resume \
 	    --log $(BERT)/$(1)/s$(5)/train_log.jsonl -o $(BERT)/$(1)/s$(5)/model $$< \
 	    $$(call logged,$(BERT)/$(1)/s$(5)/train.log)
@@ -145,6 +144,33 @@ $(RUNS)/baseline.csv: $(BASE_PREDS)
 $(RUNS)/bert.csv: $(BERT_PREDS)
 	$(PIPELINES)/iclr_table.sh $(BIN) $(BERT) $^ > $@.tmp && mv $@.tmp $@
 
+# ---- make sweep (pipelines/sweep.mk): the BERT hyperparameter search on the
+# 1/2 training set, 80/20 into the search's own train and validation records
+# (the grid's runs have no validation set); the test set is the study's
+$(SPLIT)/sweep-train.jsonl $(SPLIT)/sweep-val.jsonl &: $(SPLIT)/train-p2.jsonl
+	$(BIN)/stratsplit -q --names sweep-train,sweep-val --ratios 80/20 --seed $(SEED) -d $(SPLIT) $<
+SWEEP_TRAIN := $(TOK)/sweep-train.jsonl
+SWEEP_VAL   := $(TOK)/sweep-val.jsonl
+SWEEP_TEST  := $(TOK)/test.jsonl
+SPACE       ?= lr=1e-5..1e-4:log;batch=16,32;epochs=2,3;weight_decay=0,0.01;warmup=0,0.1
+include $(PIPELINES)/sweep.mk
+
+# ---- a row per training run in the experiment ledger (pipelines/ledger.mk)
+BASE_ROWS := $(TABLE_RUNS:%=$(LEDGER_DIR)/baseline/%.row)
+BERT_ROWS := $(foreach s,$(SEED_LIST),$(TABLE_RUNS:%=$(LEDGER_DIR)/bert/%/s$(s).row))
+$(BASE)/%/test.metrics.json: $(BASE)/%/test.pred.jsonl
+	$(BIN)/metrics --json $@ $< > /dev/null
+$(BERT)/%/test.metrics.json: $(BERT)/%/test.pred.jsonl
+	$(BIN)/metrics --json $@ $< > /dev/null
+$(LEDGER_DIR)/baseline/%.row: $(BASE)/%/test.metrics.json
+	$(call ledger_add,baseline/$*,$(BASE)/$*,tfidf+logreg,,$(BASE)/$*/test.metrics.json,$(BASE)/$*/train.wall)
+$(LEDGER_DIR)/bert/%.row: $(BERT)/%/test.metrics.json
+	$(call ledger_add,bert/$*,$(BERT)/$*/model,$(BERT_NAME),,$(BERT)/$*/test.metrics.json,$(BERT)/$*/train.wall)
+
+study: $(RUNS)/report.md $(BASE_ROWS) $(BERT_ROWS)
+baseline: $(RUNS)/baseline.csv $(BASE_ROWS)
+bert: $(RUNS)/bert.csv $(BERT_ROWS)
+
 # ---- plots and the report
 define plots
 $(RUNS)/$(1).lines.csv: $(RUNS)/$(1).csv
@@ -160,5 +186,6 @@ $(eval $(call plots,baseline,Baseline))
 $(eval $(call plots,bert,BERT))
 
 $(RUNS)/report.md: $(PIPELINES)/iclr_report.sh $(RUNS)/baseline.csv $(RUNS)/bert.csv \
-                   $(foreach m,baseline bert,$(RUNS)/$(m).rate.svg $(RUNS)/$(m).accuracy.svg) $(RUNS)/train_size
+                   $(foreach m,baseline bert,$(RUNS)/$(m).rate.svg $(RUNS)/$(m).accuracy.svg) $(RUNS)/train_size \
+                   $(wildcard $(RUNS)/sweep/report.md)
 	$(PIPELINES)/iclr_report.sh $(RUNS) > $@.tmp && mv $@.tmp $@

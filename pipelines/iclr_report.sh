@@ -128,3 +128,6 @@ for m in bert baseline; do
     printf '\n### Shifting the scores instead of retraining (predict --prior accept=0.5)\n\n'
     prior "$runs/$m.csv"
 done
+
+# make sweep's search, when it has run (its plots are in sweep/)
+if [ -f "$runs/sweep/report.md" ]; then echo; sed 's/](\([a-z0-9_-]*\.svg\))/](sweep\/\1)/' "$runs/sweep/report.md"; fi

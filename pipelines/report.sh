@@ -63,4 +63,6 @@ if [ "$mode" = study ]; then
     printf '\n![training curves](bert/curves.svg)\n'
     model_section "$runs/bert" BERT bert/
     if [ -n "${REPORT_EXTRA:-}" ]; then "$REPORT_EXTRA" "$runs"; fi
+    # make sweep's search, when it has run (its plots are in sweep/)
+    if [ -f "$runs/sweep/report.md" ]; then echo; sed 's/](\([a-z0-9_-]*\.svg\))/](sweep\/\1)/' "$runs/sweep/report.md"; fi
 fi

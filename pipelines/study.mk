@@ -34,6 +34,7 @@
 #           auto; on the GPU fp32 (default), tf32, bf16 or fp16
 
 include $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/study_data.mk
+include $(PIPELINES)/ledger.mk
 
 BASE_FIELD   ?= text
 CV           ?= 5
@@ -44,9 +45,9 @@ BERT     := $(RUNS)/bert
 EVALS    := val test
 
 .PHONY: study baseline bert
-study: $(RUNS)/report.md $(RUNS)/model_card.json $(STUDY_EXTRA)
-baseline: $(BASE)/report.md
-bert: $(BERT)/compare.md
+study: $(RUNS)/report.md $(RUNS)/model_card.json $(STUDY_EXTRA) $(LEDGER_DIR)/baseline.row $(LEDGER_DIR)/bert.row
+baseline: $(BASE)/report.md $(LEDGER_DIR)/baseline.row
+bert: $(BERT)/compare.md $(LEDGER_DIR)/bert.row
 
 # ---- baseline: tfidf.json, then logreg.json chosen by stratified k-fold
 # grid search on macro-F1 and refitted on all of train
@@ -56,8 +57,8 @@ $(BASE)/tfidf.json $(BASE)/train.vec.jsonl &: $(SPLIT)/train.jsonl
 	    $(call logged,$(BASE)/tfidf.log)
 
 $(BASE)/logreg.json $(BASE)/cv.csv &: $(BASE)/train.vec.jsonl
-	$(RUN_BASELINE) $(BIN)/logreg -m $(BASE) --grid '$(GRID)' --cv $(CV) --seed $(SEED) --jobs $(JOBS) \
-	    --cv-out $(BASE)/cv.csv $< $(call logged,$(BASE)/logreg.log)
+	$(PIPELINES)/timed.sh $(BASE)/train.wall $(RUN_BASELINE) $(BIN)/logreg -m $(BASE) --grid '$(GRID)' --cv $(CV) \
+	    --seed $(SEED) --jobs $(JOBS) --cv-out $(BASE)/cv.csv $< $(call logged,$(BASE)/logreg.log)
 
 $(BASE)/%.pred.jsonl: $(SPLIT)/%.jsonl $(BASE)/tfidf.json $(BASE)/logreg.json
 	$(RUN_BASELINE) $(BIN)/predict -m $(BASE) --text-field $(BASE_FIELD) $(PREDICT_OPTS) -o $@ $<
@@ -66,7 +67,7 @@ $(BASE)/%.pred.jsonl: $(SPLIT)/%.jsonl $(BASE)/tfidf.json $(BASE)/logreg.json
 # checkpoint lets an interrupted run resume where it stopped
 $(BERT)/model/model.safetensors: $(TOK)/train.jsonl $(TOK)/val.jsonl
 	@mkdir -p $(BERT)
-	$(RUN_TRAIN) $(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) $(DEVICE_OPTS) --seed $(SEED) --threads $(JOBS) \
+	$(PIPELINES)/timed.sh $(BERT)/train.wall $(RUN_TRAIN) $(BIN)/bert-train -m $(MODEL) --val $(TOK)/val.jsonl $(BERT_OPTS) $(DEVICE_OPTS) --seed $(SEED) --threads $(JOBS) \
 	    --checkpoint-dir $(BERT)/checkpoint --resume --log $(BERT)/train_log.jsonl \
 	    -o $(BERT)/model $< $(call logged,$(BERT)/train.log)
 
@@ -113,8 +114,17 @@ $(RUNS)/compare.svg: $(RUNS)/compare.csv
 	$(BIN)/cmplot bars --title 'baseline vs BERT, val and test' $< -o $@
 
 $(RUNS)/report.md: $(RUNS)/compare.md $(RUNS)/compare.svg $(BASE)/compare.md $(BERT)/compare.md $(BERT)/curves.svg \
-                   $(REPORT_DEPS) $(REPORT_EXTRA) $(REPORT_EXTRA_DEPS)
+                   $(REPORT_DEPS) $(REPORT_EXTRA) $(REPORT_EXTRA_DEPS) $(wildcard $(RUNS)/sweep/report.md)
 	$(PIPELINES)/report.sh $(RUNS) study > $@.tmp && mv $@.tmp $@
 
 $(RUNS)/model_card.json: $(PIPELINES)/model_card.sh $(RUNS)/compare.csv $(BERT)/model/model.safetensors
 	$(PIPELINES)/model_card.sh $(RUNS) "$(MODEL)" > $@.tmp && mv $@.tmp $@
+
+# ---- a row per model in the experiment ledger
+$(LEDGER_DIR)/baseline.row: $(BASE)/val.metrics.json $(BASE)/test.metrics.json
+	$(call ledger_add,baseline,$(BASE),tfidf+logreg,$(BASE)/val.metrics.json,$(BASE)/test.metrics.json,$(BASE)/train.wall)
+$(LEDGER_DIR)/bert.row: $(BERT)/val.metrics.json $(BERT)/test.metrics.json
+	$(call ledger_add,bert,$(BERT)/model,$(BERT_NAME),$(BERT)/val.metrics.json,$(BERT)/test.metrics.json,$(BERT)/train.wall)
+
+# ---- make sweep: the BERT hyperparameter search on the same splits
+include $(PIPELINES)/sweep.mk

@@ -16,7 +16,7 @@ what=${1:-build}
 case $what in build | reference) ;; *) echo "usage: setup.sh [--dry-run] build|reference" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 
-build_pkgs="gcc make pkg-config man-db jq libcsv-dev libcjson-dev libstemmer-dev libpcre2-dev libopenblas-dev unicode-data libxml2-utils librsvg2-bin python3 python3-pip"
+build_pkgs="gcc make pkg-config man-db jq libcsv-dev libcjson-dev libstemmer-dev libpcre2-dev libopenblas-dev libxlsxwriter-dev libdnnl-dev unicode-data libxml2-utils librsvg2-bin python3 python3-pip"
 # PyTorch for the BERT goldens and benchmarks: Debian's CPU build, seen by /usr/bin/python3
 ref_pkgs="python3-torch"
 pkgs=$build_pkgs

@@ -1,6 +1,8 @@
 #include "strbuf.h"
 #include "common.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,4 +43,18 @@ void sb_free(strbuf *b)
     free(b->s);
     b->s = NULL;
     b->len = b->cap = 0;
+}
+
+void sb_addf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    sb_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }

@@ -13,6 +13,8 @@ void sb_reserve(strbuf *b, size_t extra);
 void sb_addn(strbuf *b, const char *s, size_t n);
 void sb_adds(strbuf *b, const char *s);
 void sb_addc(strbuf *b, char c);
+/* printf onto the end */
+void sb_addf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_clear(strbuf *b);
 void sb_free(strbuf *b);
 

@@ -140,7 +140,8 @@ static int feed_line(csv_reader *r)
     size_t bad = utf8_invalid_offset(s, len);
     if (bad < len) {
         if (!(r->flags & CSV_REPLACE_INVALID))
-            die_at(r->name, r->line, "invalid UTF-8 at byte %zu of the line (use --replace-invalid to replace it with U+FFFD)", bad + 1);
+            die_at(r->name, r->line, "invalid UTF-8 at byte %zu of the line%s", bad + 1,
+                   r->flags & CSV_NO_REPLACE_HINT ? "" : " (use --replace-invalid to replace it with U+FFFD)");
         sb_clear(&r->repaired);
         r->replaced += utf8_repair(&r->repaired, s, len);
         s = r->repaired.s;

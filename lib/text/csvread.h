@@ -13,6 +13,8 @@
 #include "core/strbuf.h"
 
 #define CSV_REPLACE_INVALID 1
+/* invalid UTF-8 errors do not suggest --replace-invalid (csvclean's option) */
+#define CSV_NO_REPLACE_HINT 2
 
 typedef struct csv_row {
     size_t n;       /* number of fields */
