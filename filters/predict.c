@@ -12,6 +12,8 @@
 #include "linear/baseline.h"
 #include "bert/bert_cuda.h"
 #include "bert/bert_predict.h"
+#include "bert/lowp_matmul.h"
+#include "bert/quant.h"
 #include "core/common.h"
 #include "core/ndjson.h"
 #include "core/numfmt.h"
@@ -43,7 +45,11 @@ static const char usage_text[] =
     "  --threads N          BERT: threads (default: OPENBLAS_NUM_THREADS or the cores)\n"
     "  --device NAME        BERT: cpu, cuda (an NVIDIA GPU) or auto (cuda when\n"
     "                       there is one, else cpu) (default: cpu)\n"
-    "  --precision NAME     BERT on the GPU: fp32, tf32, bf16 or fp16 (default: fp32)\n"
+    "  --precision NAME     BERT: fp32 (the default); on the CPU also bf16 or int8\n"
+    "                       (oneDNN; the encoder's Linear layers), on the GPU\n"
+    "                       tf32, bf16 or fp16\n"
+    "  --save-quantized DIR BERT, with --precision int8: also write the int8\n"
+    "                       model to DIR, which predict -m DIR then runs in int8\n"
     "  --top-k K            also \"top\": [{\"label\", \"prob\"}, ...], the K most\n"
     "                       probable classes (all of them when K is larger),\n"
     "                       most probable first\n"
@@ -78,7 +84,7 @@ static const char usage_text[] =
     "  predict -m runs/tweets/baseline runs/tweets/split/test.jsonl > test.pred.jsonl\n";
 
 enum { OPT_TEXT_FIELD = 256, OPT_TEXT_B_FIELD, OPT_VECTOR_FIELD, OPT_KEEP_INPUTS, OPT_BATCH, OPT_MAX_LEN,
-       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_PROGRESS, OPT_TOP_K,
+       OPT_THREADS, OPT_DEVICE, OPT_PRECISION, OPT_SAVE_QUANTIZED, OPT_PROGRESS, OPT_TOP_K,
        OPT_PRIOR, OPT_TRAIN, OPT_TRAIN_PRIOR, OPT_THRESHOLD };
 
 /* a LABEL=VALUE option: --prior, --threshold */
@@ -92,9 +98,11 @@ static const char *const model_inputs[] = {"input_ids", "token_type_ids", "atten
 
 typedef struct config {
     const char *model_dir, *text_field, *text_b_field, *vector_field, *output, *input;
+    const char *save_quantized; /* --save-quantized DIR */
     int keep_inputs, quiet, precision_given, progress;
     bert_device device;
-    bert_precision precision;
+    bert_precision precision; /* on the GPU */
+    int cpu_lowp;             /* on the CPU: 0 (fp32), BERT_LOWP_INT8 or BERT_LOWP_BF16 */
     long batch, max_len, threads;
     size_t top_k; /* 0: no "top" */
     label_value *priors, *train_priors; /* --prior, --train-prior */
@@ -134,6 +142,7 @@ static void parse_args(config *c, int argc, char **argv)
         {"threads", required_argument, 0, OPT_THREADS},
         {"device", required_argument, 0, OPT_DEVICE},
         {"precision", required_argument, 0, OPT_PRECISION},
+        {"save-quantized", required_argument, 0, OPT_SAVE_QUANTIZED},
         {"vector-field", required_argument, 0, OPT_VECTOR_FIELD},
         {"keep-inputs", no_argument, 0, OPT_KEEP_INPUTS},
         {"top-k", required_argument, 0, OPT_TOP_K},
@@ -167,10 +176,14 @@ static void parse_args(config *c, int argc, char **argv)
             if (bert_device_parse(optarg, &c->device) < 0) die_usage("--device: '%s' is not cpu, cuda or auto", optarg);
             break;
         case OPT_PRECISION:
-            if (bert_precision_parse(optarg, &c->precision) < 0)
-                die_usage("--precision: '%s' is not fp32, tf32, bf16 or fp16", optarg);
-            c->precision_given = c->precision != BERT_FP32;
+            c->precision = BERT_FP32;
+            c->cpu_lowp = 0;
+            if (strcmp(optarg, "int8") == 0) c->cpu_lowp = BERT_LOWP_INT8;
+            else if (bert_precision_parse(optarg, &c->precision) < 0)
+                die_usage("--precision: '%s' is not fp32, bf16, int8 (CPU), tf32 or fp16 (GPU)", optarg);
+            c->precision_given = 1;
             break;
+        case OPT_SAVE_QUANTIZED: c->save_quantized = optarg; break;
         case OPT_KEEP_INPUTS: c->keep_inputs = 1; break;
         case OPT_TOP_K: c->top_k = (size_t)parse_long_opt("--top-k", optarg, 1, 1000000); break;
         case OPT_PRIOR:
@@ -193,9 +206,15 @@ static void parse_args(config *c, int argc, char **argv)
         }
     }
     if (!c->model_dir) die_usage("a model directory is needed: -m DIR");
-    if (c->device == BERT_DEVICE_CPU && c->precision_given)
-        die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32",
+    /* the CPU has fp32, bf16 and int8; the GPU fp32, tf32, bf16 and fp16 */
+    if (c->cpu_lowp && c->device != BERT_DEVICE_CPU)
+        die_usage("--precision int8 is for the CPU (--device cpu)");
+    if (c->device == BERT_DEVICE_CPU && (c->precision == BERT_TF32 || c->precision == BERT_FP16))
+        die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32, bf16 or int8",
                   bert_precision_name(c->precision));
+    if (c->device == BERT_DEVICE_CPU && c->precision == BERT_BF16) c->cpu_lowp = BERT_LOWP_BF16;
+    if (c->save_quantized && c->precision_given && c->cpu_lowp != BERT_LOWP_INT8)
+        die_usage("--save-quantized writes int8 weights: it goes with --precision int8");
     if (c->npriors && c->threshold.label) die_usage("--prior and --threshold exclude each other");
     if (c->train && c->ntrain_priors) die_usage("--train and --train-prior exclude each other");
     if (c->npriors && !c->train && !c->ntrain_priors)
@@ -348,6 +367,7 @@ static void append_prediction(strbuf *line, cJSON *rec, const config *c, char *c
 /* Baseline models score one record at a time. */
 static size_t predict_baseline(const config *c, ndjson_reader *in, FILE *out)
 {
+    if (c->save_quantized) die_usage("--save-quantized is for BERT models, and %s is a baseline", c->model_dir);
     baseline_model *model = baseline_load(c->model_dir);
     const logreg_model *lr = model->logreg;
     baseline_scratch scratch;
@@ -379,10 +399,26 @@ static size_t predict_baseline(const config *c, ndjson_reader *in, FILE *out)
 }
 
 /* BERT models score --batch-size records per forward pass. */
-static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
+static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out, const char **kind)
 {
     bert_predictor p;
     bert_predict_load(&p, c->model_dir, (int)c->max_len);
+    /* an int8 directory runs in int8 (its weights are int8), on the CPU */
+    if (bert_lowp_kind(&p.model) == BERT_LOWP_INT8) {
+        if (c->precision_given && c->cpu_lowp != BERT_LOWP_INT8)
+            die_usage("%s holds int8 weights (predict --save-quantized): --precision is int8 or left out",
+                      c->model_dir);
+        if (c->device != BERT_DEVICE_CPU)
+            die_usage("%s holds int8 weights, which run on the CPU (--device cpu)", c->model_dir);
+    } else if (c->cpu_lowp && bert_lowp_attach(&p.model, c->cpu_lowp, NULL) < 0) {
+        die("%s: --precision %s: %s", c->model_dir, bert_lowp_name(c->cpu_lowp), p.model.err);
+    }
+    if (c->save_quantized) {
+        if (bert_lowp_kind(&p.model) != BERT_LOWP_INT8)
+            die_usage("--save-quantized needs --precision int8 (%s holds fp32 weights)", c->model_dir);
+        quant_save_dir(&p.model, bert_lowp_int8(&p.model), c->model_dir, c->save_quantized);
+        out_keep_dirs();
+    }
     if (c->threads > 0) openblas_set_num_threads((int)c->threads);
     bert_cuda_options gpu;
     bert_cuda_options_default(&gpu);
@@ -413,6 +449,8 @@ static size_t predict_bert(const config *c, ndjson_reader *in, FILE *out)
         }
         n += k;
     }
+    static const char *const kinds[] = {"BERT", "BERT, int8", "BERT, bf16"};
+    *kind = kinds[bert_lowp_kind(&p.model)];
     bert_predict_free(&p);
     free(recs);
     free(lines);
@@ -438,13 +476,15 @@ int main(int argc, char **argv)
     ndjson_progress(&in, &bar, progress_mode(c.quiet, c.progress));
     outfile out;
     out_open(&out, c.output);
-    size_t n = baseline ? predict_baseline(&c, &in, out.f) : predict_bert(&c, &in, out.f);
+    const char *kind = "BERT";
+    size_t n = baseline ? predict_baseline(&c, &in, out.f) : predict_bert(&c, &in, out.f, &kind);
     ndjson_progress_end(&in);
     /* no records in, none out: a filter, as tfidf apply and wptok are */
     out_commit(&out);
     if (!c.quiet)
-        fprintf(stderr, "%s: %zu records, model %s (%s)\n", prog_name, n, c.model_dir,
-                baseline ? "tfidf + logreg" : "BERT");
+        fprintf(stderr, "%s: %zu records, model %s (%s)%s%s\n", prog_name, n, c.model_dir,
+                baseline ? "tfidf + logreg" : kind, c.save_quantized ? "; int8 model written to " : "",
+                c.save_quantized ? c.save_quantized : "");
     ndjson_close(&in);
     free(c.priors);
     free(c.train_priors);

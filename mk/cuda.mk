@@ -69,7 +69,8 @@ CUDA_INC   := $(CUDA_HOME)/include
 EMU        := $(BUILD)/emu
 EMU_CXX    ?= $(CXX)
 EMU_FLAGS   = -std=c++17 -O1 -g -Wall -Wextra -DCUEMU -Itests/cuda -Ilib/bert/cuda -isystem $(CUDA_INC) $(CPPFLAGS) -MMD -MP
-EMU_LIBS    = $(CPU_LDLIBS) -lstdc++
+# (mk/dnnl.mk is read after this file: its DNNL_LIBS, not yet in CPU_LDLIBS, by name)
+EMU_LIBS    = $(CPU_LDLIBS) $(DNNL_LIBS) -lstdc++
 
 UNIT_TESTS += $(BUILD)/unit/test_cuda_emu_kernels $(BUILD)/unit/test_cuda_emu_model
 

@@ -1,7 +1,9 @@
 #include "bert.h"
 #include "core/common.h"
 #include "core/outfile.h"
+#include "lowp_matmul.h"
 #include "pytorch_bin.h"
+#include "quant.h"
 #include "safetensors.h"
 #include "core/threadpool.h"
 #include "core/vmath.h"
@@ -195,13 +197,15 @@ static int may_be_fresh(const char *name)
 
 /* Copies f's tensors into the model. strict: every tensor but the pooler
  * and classifier must be there (those are initialised and listed in
- * m->fresh); otherwise absent ones keep their values. Returns the number of
- * tensors copied, or -1. */
-static int load_tensors(bert_model *m, const st_file *f, int strict)
+ * m->fresh); otherwise absent ones keep their values. int8: an int8
+ * directory's weights file, whose int8 tensors quant_read reads. Returns the
+ * number of tensors copied, or -1. */
+static int load_tensors(bert_model *m, const st_file *f, int strict, int int8)
 {
     int loaded = 0;
     for (int i = 0; i < m->num_tensors; i++) {
         const bert_tensor *t = &m->tensors[i];
+        if (int8 && quant_is_int8_name(t->name)) continue;
         const st_tensor *s = find_source(f, t->name);
         if (!s) {
             if (!strict) continue;
@@ -234,7 +238,7 @@ int bert_load_safetensors(bert_model *m, const char *path)
     st_file f;
     char err[MODEL_ERR_MAX];
     if (st_open(&f, path, err) < 0) return fail(m, "%s", err);
-    int rc = load_tensors(m, &f, 0);
+    int rc = load_tensors(m, &f, 0, 0);
     st_close(&f);
     return rc;
 }
@@ -247,12 +251,26 @@ static int file_exists(const char *path)
 
 int bert_load(bert_model *m, const char *dir, int num_labels, uint64_t seed)
 {
+    return bert_load_flags(m, dir, num_labels, seed, 0);
+}
+
+int bert_load_flags(bert_model *m, const char *dir, int num_labels, uint64_t seed, int flags)
+{
     memset(m, 0, sizeof *m);
     size_t n = strlen(dir) + 32;
     char *path = xmalloc(n);
     bert_config cfg;
     snprintf(path, n, "%s/config.json", dir);
     if (bert_config_load(&cfg, path, m->err) < 0) {
+        free(path);
+        return -1;
+    }
+    const int int8 = quant_config_check(cfg.json, path, m->err);
+    if (int8 != 0 && (int8 < 0 || !(flags & BERT_LOAD_INT8))) {
+        if (int8 > 0)
+            fail(m, "%s: an int8 model (predict --save-quantized), for prediction only: fine-tune the fp32 model "
+                    "it was made from", dir);
+        bert_config_free(&cfg);
         free(path);
         return -1;
     }
@@ -278,13 +296,16 @@ int bert_load(bert_model *m, const char *dir, int num_labels, uint64_t seed)
     int rc;
     st_file f;
     char err[MODEL_ERR_MAX];
+    bert_int8 *q = NULL;
     if (!open_weights) rc = fail(m, "%s: no model.safetensors or pytorch_model.bin", dir);
     else if ((rc = open_weights(&f, path, err)) < 0) fail(m, "%s", err);
     else {
-        rc = load_tensors(m, &f, 1);
+        rc = load_tensors(m, &f, 1, int8);
+        if (rc >= 0 && int8 && !(q = quant_read(m, &f, m->err))) rc = -1;
         st_close(&f);
     }
     free(path);
+    if (rc >= 0 && q && bert_lowp_attach(m, BERT_LOWP_INT8, q) < 0) rc = -1;
     if (rc >= 0) {
         for (int i = 0; i < m->num_fresh; i++) init_tensor_seeded(m, bert_find_tensor(m, m->fresh[i]), seed);
         bert_seed_dropout(m, seed);
@@ -299,12 +320,37 @@ int bert_load(bert_model *m, const char *dir, int num_labels, uint64_t seed)
 
 void bert_save(const bert_model *m, const char *dir)
 {
+    bert_save_config(m, dir, NULL, NULL);
+    size_t n = strlen(dir) + 32;
+    char *path = xmalloc(n);
+    st_out *t = xcalloc((size_t)m->num_tensors, sizeof *t);
+    for (int i = 0; i < m->num_tensors; i++) {
+        t[i].name = m->tensors[i].name;
+        t[i].data = m->params + m->tensors[i].offset;
+        t[i].ndim = m->tensors[i].ndim;
+        t[i].shape[0] = m->tensors[i].shape[0];
+        t[i].shape[1] = m->tensors[i].shape[1];
+    }
+    const char *meta[] = {"format", "pt"};
+    snprintf(path, n, "%s/model.safetensors", dir);
+    st_write_f32(path, t, (size_t)m->num_tensors, meta, 1);
+    free(t);
+    free(path);
+}
+
+void bert_save_config(const bert_model *m, const char *dir, const char *key, const cJSON *value)
+{
     out_mkdirs(dir);
     size_t n = strlen(dir) + 32;
     char *path = xmalloc(n);
 
     bert_config cfg = m->cfg; /* shallow: only the JSON is updated, on a copy */
     cfg.json = cJSON_Duplicate(m->cfg.json, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(cfg.json, "quantization");
+    if (key) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg.json, key);
+        cJSON_AddItemToObject(cfg.json, key, cJSON_Duplicate(value, 1));
+    }
     cfg.labels = NULL;
     cfg.num_labels = 0;
     char **names = xcalloc((size_t)m->num_labels, sizeof *names);
@@ -328,19 +374,6 @@ void bert_save(const bert_model *m, const char *dir)
     for (int i = 0; i < m->num_labels; i++) free(names[i]);
     free(names);
     bert_config_free(&cfg);
-
-    st_out *t = xcalloc((size_t)m->num_tensors, sizeof *t);
-    for (int i = 0; i < m->num_tensors; i++) {
-        t[i].name = m->tensors[i].name;
-        t[i].data = m->params + m->tensors[i].offset;
-        t[i].ndim = m->tensors[i].ndim;
-        t[i].shape[0] = m->tensors[i].shape[0];
-        t[i].shape[1] = m->tensors[i].shape[1];
-    }
-    const char *meta[] = {"format", "pt"};
-    snprintf(path, n, "%s/model.safetensors", dir);
-    st_write_f32(path, t, (size_t)m->num_tensors, meta, 1);
-    free(t);
     free(path);
 }
 
@@ -888,15 +921,24 @@ static void embed_task(void *arg, int t, int thread)
                  dropping(j->training, c->hidden_dropout, a->emb_keep));
 }
 
+/* Rows [r0, r1) of one of the encoder's Linear layers (enum bert_dense):
+ * linear_rows in fp32, or lowp_matmul's int8 or bf16 when the model has
+ * one attached (predict --precision). */
+static void dense_rows(const job *j, int dense, int thread, float *out, const float *in, const float *w,
+                       const float *b, long r0, long r1, int nin, int nout)
+{
+    if (j->m->lowp) bert_lowp_rows(j->m, j->l, dense, thread, out, in, b, r0, r1);
+    else linear_rows(out, in, w, b, r0, r1, nin, nout);
+}
+
 static void qkv_task(void *arg, int t, int thread)
 {
-    (void)thread;
     const job *j = arg;
     const int H = j->m->cfg.hidden_size;
     long r0, r1;
     job_rows(j, t, &r0, &r1);
     const bert_layer_weights *w = &j->m->w.layers[j->l];
-    linear_rows(j->m->acts.layers[j->l].qkv, j->x, w->qkv_w, w->qkv_b, r0, r1, H, 3 * H);
+    dense_rows(j, BERT_DENSE_QKV, thread, j->m->acts.layers[j->l].qkv, j->x, w->qkv_w, w->qkv_b, r0, r1, H, 3 * H);
 }
 
 /* The dropout masks of a training forward come from one stream, in the
@@ -947,7 +989,6 @@ static void attention_task(void *arg, int t, int thread)
  * dropout, residual, LayerNorm */
 static void layer_rows_task(void *arg, int t, int thread)
 {
-    (void)thread;
     const job *j = arg;
     bert_model *m = j->m;
     const bert_config *c = &m->cfg;
@@ -961,16 +1002,16 @@ static void layer_rows_task(void *arg, int t, int thread)
     const size_t o = (size_t)r0 * H, n = (size_t)rows * H, of = (size_t)r0 * FF;
     float *tmp = m->scr.a; /* dense outputs before dropout + residual */
 
-    linear_rows(tmp, a->ctx, w->attn_out_w, w->attn_out_b, r0, r1, H, H);
+    dense_rows(j, BERT_DENSE_ATTN_OUT, thread, tmp, a->ctx, w->attn_out_w, w->attn_out_b, r0, r1, H, H);
     dropout_rows(tmp, tmp, a->attn_keep, &m->acts, r0, r1, H, p, dropping(j->training, p, a->attn_keep));
     vm_add(a->ln1_in + o, tmp + o, j->x + o, n);
     layernorm_forward(a->ln1_out + o, a->ln1_mean + r0, a->ln1_rstd + r0, a->ln1_in + o, w->ln1_w, w->ln1_b, rows, H,
                       c->layer_norm_eps);
 
-    linear_rows(a->fc_pre, a->ln1_out, w->fc_w, w->fc_b, r0, r1, H, FF);
+    dense_rows(j, BERT_DENSE_FC, thread, a->fc_pre, a->ln1_out, w->fc_w, w->fc_b, r0, r1, H, FF);
     activation_forward(a->fc_act + of, j->training && a->fc_dact ? a->fc_dact + of : NULL, a->fc_pre + of,
                        (size_t)rows * FF, c->act);
-    linear_rows(tmp, a->fc_act, w->proj_w, w->proj_b, r0, r1, FF, H);
+    dense_rows(j, BERT_DENSE_PROJ, thread, tmp, a->fc_act, w->proj_w, w->proj_b, r0, r1, FF, H);
     dropout_rows(tmp, tmp, a->proj_keep, &m->acts, r0, r1, H, p, dropping(j->training, p, a->proj_keep));
     vm_add(a->ln2_in + o, tmp + o, a->ln1_out + o, n);
     layernorm_forward(a->out + o, a->ln2_mean + r0, a->ln2_rstd + r0, a->ln2_in + o, w->ln2_w, w->ln2_b, rows, H,
@@ -1017,6 +1058,7 @@ int bert_forward(bert_model *m, const bert_batch *bt, int training)
         a->seq_len[b] = a->rows - a->seq_row[b];
     }
     job j = {.m = m, .bt = bt, .B = B, .T = T, .rows = a->rows, .parts = threads, .training = training};
+    if (m->lowp) bert_lowp_prepare(m, a->rows, threads, ROW_ALIGN);
     if (dropping(training, c->hidden_dropout, a->emb_keep))
         dropout_mask(a->emb_keep, (size_t)BT * H, c->hidden_dropout, &m->dropout_rng);
     if (c->num_layers) draw_attention_masks(m, 0, B, T); /* the later ones: attention_task */
@@ -1211,6 +1253,7 @@ static void embed_backward_cols_task(void *arg, int t, int thread)
 void bert_backward(bert_model *m, double denominator)
 {
     if (!m->have_labels) die("bert_backward: the last forward had no labels");
+    if (m->lowp) die("bert_backward: the model computes in %s, for inference only", bert_lowp_describe(m));
     const bert_config *c = &m->cfg;
     const int B = m->B, T = m->T, H = c->hidden_size, C = m->num_labels;
     bert_acts *a = &m->acts;
@@ -1374,6 +1417,7 @@ void bert_adamw_step(bert_model *m, const bert_adamw *o)
 
 void bert_free(bert_model *m)
 {
+    bert_lowp_detach(m);
     free_acts(m);
     threadpool_free(m->pool);
     for (int i = 0; i < m->num_tensors; i++) free(m->tensors[i].name);

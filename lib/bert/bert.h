@@ -17,7 +17,9 @@
  * computes all three. Each layer's forward saves what its backward needs;
  * backward adds into grads (+=), so gradient accumulation over micro-batches
  * is just several forward/backward calls before one optimizer step. Matrix
- * products go through cblas_sgemm (OpenBLAS); exp, GELU, softmax, LayerNorm
+ * products go through cblas_sgemm (OpenBLAS), the encoder's Linear layers
+ * through oneDNN in int8 or bf16 when predict asks (bert_model.lowp,
+ * lowp_matmul.h); exp, GELU, softmax, LayerNorm
  * and AdamW loops through lib/core/vmath. Only the rows of tokens are computed:
  * padding, which HF computes and then masks, is skipped (bert_acts.rows).
  *
@@ -152,6 +154,10 @@ typedef struct bert_model {
 
     char **fresh;            /* tensors not in the loaded file, initialised at random */
     int num_fresh;
+    /* NULL: every Linear layer in fp32. Else the encoder's Linear layers run
+     * in int8 or bf16 (lowp_matmul.h; predict --precision), for inference:
+     * a backward after such a forward is refused. */
+    struct bert_lowp *lowp;
     char err[MODEL_ERR_MAX];
 } bert_model;
 
@@ -182,6 +188,13 @@ int bert_init(bert_model *m, bert_config *cfg, int num_labels, uint64_t seed);
  * id2label. Errors (missing tensor, shape mismatch, unsupported config)
  * return -1 with the message in m->err. */
 int bert_load(bert_model *m, const char *dir, int num_labels, uint64_t seed);
+/* bert_load with flags. An int8 directory (predict --save-quantized:
+ * "quantization" in its config.json, lib/bert/quant.h) is refused by
+ * bert_load, as fine-tuning cannot start from int8 weights; with
+ * BERT_LOAD_INT8 it loads, its int8 weights attached (lowp_matmul.h) and
+ * their dequantized values in params. */
+enum { BERT_LOAD_INT8 = 1 };
+int bert_load_flags(bert_model *m, const char *dir, int num_labels, uint64_t seed, int flags);
 /* Copies the tensors of a safetensors file that the model has (same names
  * as bert_load) into an initialised model; the others keep their values.
  * Returns how many were copied, or -1 (shape mismatch, bad file). */
@@ -192,6 +205,10 @@ int bert_load_safetensors(bert_model *m, const char *path);
  * m->cfg.labels (set with bert_config_set_labels(&m->cfg, ...)), or HF's
  * LABEL_i names when the config has none. Dies on a system error. */
 void bert_save(const bert_model *m, const char *dir);
+/* Only its config.json, with key: value (a copy; key NULL: none) set at the
+ * top level. A "quantization" entry that m's config came with is dropped
+ * unless key sets it again: the file describes the weights written beside. */
+void bert_save_config(const bert_model *m, const char *dir, const char *key, const cJSON *value);
 
 /* Index of the tensor with this HF name, or -1. */
 int bert_find_tensor(const bert_model *m, const char *name);

@@ -23,7 +23,7 @@ void bert_predict_load(bert_predictor *p, const char *dir, int max_len)
 {
     memset(p, 0, sizeof *p);
     p->dir = dir;
-    if (bert_load(&p->model, dir, 0, 0) != 0) die("%s: %s", dir, p->model.err);
+    if (bert_load_flags(&p->model, dir, 0, 0, BERT_LOAD_INT8) != 0) die("%s: %s", dir, p->model.err);
     if (p->model.num_fresh > 0)
         die("%s: not a fine-tuned classifier: it has no %s (train it with bert-train first)", dir,
             p->model.fresh[0]);

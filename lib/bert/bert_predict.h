@@ -27,9 +27,11 @@ typedef struct bert_predictor {
 
 /* Whether dir looks like a BERT model directory (has config.json). */
 int bert_predict_dir(const char *dir);
-/* Loads the model; max_len 0 = the model's max_position_embeddings. Dies
- * naming the directory when it is not a usable classifier (no id2label,
- * missing or mismatched tensors). */
+/* Loads the model; max_len 0 = the model's max_position_embeddings. An
+ * int8 directory (predict --save-quantized) loads with its int8 weights
+ * attached (lowp_matmul.h). Dies naming the directory when it is not a
+ * usable classifier (no id2label, missing or mismatched tensors, corrupt
+ * int8 weights or scales). */
 void bert_predict_load(bert_predictor *p, const char *dir, int max_len);
 void bert_predict_free(bert_predictor *p);
 

@@ -228,6 +228,12 @@ void st_close(st_file *f)
 
 void st_write_f32(const char *path, const st_out *t, size_t n, const char *const *meta, size_t nmeta)
 {
+    st_write(path, t, n, NULL, meta, nmeta);
+}
+
+void st_write(const char *path, const st_out *t, size_t n, const int8_t *const *i8, const char *const *meta,
+              size_t nmeta)
+{
     strbuf h = {0};
     sb_addc(&h, '{');
     if (nmeta) {
@@ -245,16 +251,16 @@ void st_write_f32(const char *path, const st_out *t, size_t n, const char *const
     for (size_t i = 0; i < n; i++) {
         if (i || nmeta) sb_addc(&h, ',');
         json_quote(&h, t[i].name, strlen(t[i].name));
-        sb_adds(&h, ":{\"dtype\":\"F32\",\"shape\":[");
-        size_t numel = 1;
+        sb_adds(&h, i8 && i8[i] ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        size_t numel = 1, esize = i8 && i8[i] ? 1 : 4;
         for (int d = 0; d < t[i].ndim; d++) {
             snprintf(num, sizeof num, "%s%lld", d ? "," : "", (long long)t[i].shape[d]);
             sb_adds(&h, num);
             numel *= (size_t)t[i].shape[d];
         }
-        snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", offset, offset + 4 * numel);
+        snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", offset, offset + esize * numel);
         sb_adds(&h, num);
-        offset += 4 * numel;
+        offset += esize * numel;
     }
     sb_addc(&h, '}');
     while ((h.len + 8) % 8) sb_addc(&h, ' '); /* data starts 8-byte aligned */
@@ -268,7 +274,8 @@ void st_write_f32(const char *path, const st_out *t, size_t n, const char *const
     for (size_t i = 0; i < n; i++) {
         size_t numel = 1;
         for (int d = 0; d < t[i].ndim; d++) numel *= (size_t)t[i].shape[d];
-        if (numel) fwrite(t[i].data, 4, numel, o.f); /* little-endian host, as the format */
+        if (numel && i8 && i8[i]) fwrite(i8[i], 1, numel, o.f);
+        else if (numel) fwrite(t[i].data, 4, numel, o.f); /* little-endian host, as the format */
     }
     out_commit(&o);
     sb_free(&h);

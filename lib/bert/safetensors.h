@@ -7,8 +7,9 @@
  * Reading maps the file read-only and checks every entry (known dtype, shape,
  * offsets inside the file and matching the shape) before anything is used;
  * st_to_f32 converts F32, F16, BF16 and F64 tensors to float. Writing is F32
- * only, goes through lib/core/outfile.h (atomic: temp file + rename) and aligns
- * the data to 8 bytes as the reference writer does. */
+ * (and I8, for predict's int8 model directories: lib/bert/quant.h), goes
+ * through lib/core/outfile.h (atomic: temp file + rename) and aligns the data
+ * to 8 bytes as the reference writer does. */
 #ifndef PIPECLF_SAFETENSORS_H
 #define PIPECLF_SAFETENSORS_H
 
@@ -71,5 +72,9 @@ typedef struct st_out {
  * "__metadata__" object of string pairs meta[2i] -> meta[2i+1], atomically
  * to path. Dies on a system error (disk full, permission). */
 void st_write_f32(const char *path, const st_out *t, size_t n, const char *const *meta, size_t nmeta);
+/* The same, where i8[i] (i8 NULL: none) non-NULL makes tensor i an I8 one
+ * of those numel(shape) bytes (its data unused). */
+void st_write(const char *path, const st_out *t, size_t n, const int8_t *const *i8, const char *const *meta,
+              size_t nmeta);
 
 #endif

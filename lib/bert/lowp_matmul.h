@@ -1,0 +1,75 @@
+/* lowp_matmul: the encoder's Linear layers in int8 or bf16 on the CPU
+ * (predict --precision int8|bf16), as oneDNN matmul primitives; the
+ * numbers are lib/bert/quant.h's.
+ *
+ * A model gets a bert_lowp with bert_lowp_attach; from then on bert_forward
+ * computes the six Linear layers of each encoder layer here, the rest of
+ * the model as before, in fp32 (bert.c's dense_rows is the one hook).
+ *
+ * int8: weights s8 (quant.h), activations quantized per token at each
+ * call to qmax = 127 levels each side (ties to even), given to oneDNN as u8
+ * with a zero point of qmax + 1, the form VNNI's and AMX's u8 x s8
+ * instructions take; the int32 products lose the zero point's share,
+ * (qmax + 1) * sum_k q_w[n][k], exactly, so the result is sum_k q_x q_w as a
+ * symmetric s8 x s8 product would give, then y = that * s_x * s_w[n] + b[n]
+ * in fp32. On a CPU without VNNI (no AVX512-VNNI or AVX-VNNI) oneDNN's
+ * int8 kernels add pairs of u8 x s8 products into int16 with saturation,
+ * which full-range inputs overflow: there activations get qmax = 63 (7 bits,
+ * PyTorch's reduce_range on x86), whose pairs cannot overflow, so that the
+ * int32 sums stay exact; results then differ a little from a VNNI CPU's.
+ * bf16: weights and activations rounded to bf16, fp32 products and sums
+ * (AMX-BF16 or AVX512-BF16, else oneDNN's own emulation); where oneDNN has
+ * no bf16 matmul at all (CPUs without AVX-512), the same rounded numbers go
+ * through OpenBLAS's sgemm, whose fp32 products of bf16 values are exact.
+ *
+ * Threads: bert_forward splits the rows (tokens) of each Linear layer over
+ * lib/bert's threads (--threads), and each thread runs oneDNN on its rows
+ * single-threaded, as it does OpenBLAS: Debian's libdnnl runs on OpenMP
+ * (libgomp), so each calling thread's OpenMP thread count is set to 1 and
+ * oneDNN starts no threads of its own. Results do not depend on the number
+ * of threads for int8 (integer sums); for bf16 they may in the last bits.
+ *
+ * Primitives depend on the number of rows M: they are made before each
+ * forward's parallel part (bert_lowp_prepare) for the M of each thread's
+ * rows rounded up to a multiple of 16 (a bounded set, kept for the life of
+ * the model), the rows past M computed on scratch and dropped. */
+#ifndef PIPECLF_LOWP_MATMUL_H
+#define PIPECLF_LOWP_MATMUL_H
+
+#include "bert.h"
+#include "quant.h"
+
+typedef enum bert_lowp_type { BERT_LOWP_INT8 = 1, BERT_LOWP_BF16 = 2 } bert_lowp_type;
+typedef struct bert_lowp bert_lowp;
+
+/* "int8", "bf16" */
+const char *bert_lowp_name(bert_lowp_type t);
+
+/* Computes m's encoder Linear layers in t from now on. For int8 the
+ * weights are q (taken over) when given (an int8 directory's, quant_read),
+ * else quantized from m's fp32 weights. Returns 0, or -1 with the message
+ * in m->err (a weight that is not finite, no usable oneDNN primitive). A
+ * model already attached is detached first. */
+int bert_lowp_attach(bert_model *m, bert_lowp_type t, bert_int8 *q);
+void bert_lowp_detach(bert_model *m);
+/* The precision m's Linear layers run in: 0 for fp32. */
+int bert_lowp_kind(const bert_model *m);
+/* The int8 weights of an int8-attached model (NULL otherwise). */
+const bert_int8 *bert_lowp_int8(const bert_model *m);
+/* int8: the activation levels each side of 0 (127, or 63 without VNNI). */
+int bert_lowp_act_qmax(const bert_model *m);
+/* What oneDNN runs on this CPU, e.g. "int8 (brg:avx512_core_amx_int8,
+ * 8-bit activations)", for messages and tests. */
+const char *bert_lowp_describe(const bert_model *m);
+
+/* For bert_forward. Before the rows of a forward are split into `parts`
+ * ranges (threadpool_part(rows, parts, t, align)): makes the primitives
+ * and per-thread scratch those ranges need. Caller's thread, outside the
+ * parallel part. */
+void bert_lowp_prepare(bert_model *m, int rows, int parts, long align);
+/* Rows [r0, r1) of out[., N] = in[., K] W^T + b for dense `dense` of layer
+ * `layer`, on lib/bert's thread `thread` (its own scratch). */
+void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out, const float *in, const float *b,
+                    long r0, long r1);
+
+#endif
