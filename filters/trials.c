@@ -46,7 +46,9 @@ static const char usage_text[] =
     "per trial that reached the rung, {\"trial\": ID, \"score\": X}; each is\n"
     "written back with \"rank\" (1 = best) and \"promoted\": the best\n"
     "max(1, floor(n / eta)) go on. A higher score is better (--minimize: lower);\n"
-    "ties go to the trial listed first; a null score (a failed trial) is last.\n"
+    "equal scores go to the lower \"tiebreak\" (none: the highest; make\n"
+    "sweep gives the validation loss), then to the trial listed first; a null\n"
+    "score (a failed trial) is last.\n"
     "  --eta N              the reduction factor (default: 3)\n"
     "\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
@@ -228,7 +230,7 @@ static void write_trials(FILE *f, search_space *s, int random, long ntrials, uin
 
 typedef struct entry {
     cJSON *rec;
-    double score;
+    double score, tiebreak;
     int has_score;
     size_t order;
 } entry;
@@ -240,6 +242,7 @@ static int cmp_entry(const void *a, const void *b)
     const entry *x = a, *y = b;
     if (x->has_score != y->has_score) return y->has_score - x->has_score;
     if (x->has_score && x->score != y->score) return (minimize ? x->score < y->score : x->score > y->score) ? -1 : 1;
+    if (x->tiebreak != y->tiebreak) return x->tiebreak < y->tiebreak ? -1 : 1;
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -277,11 +280,15 @@ static int rung_main(int argc, char **argv)
         if (!cJSON_IsString(id)) die_at(rd.name, rd.line, "no \"trial\" string");
         if (!score || !(cJSON_IsNumber(score) || cJSON_IsNull(score)))
             die_at(rd.name, rd.line, "trial %s: \"score\" must be a number or null", id->valuestring);
+        const cJSON *tie = cJSON_GetObjectItemCaseSensitive(rec, "tiebreak");
+        if (tie && !cJSON_IsNumber(tie) && !cJSON_IsNull(tie))
+            die_at(rd.name, rd.line, "trial %s: \"tiebreak\" must be a number or null", id->valuestring);
         for (size_t i = 0; i < n; i++)
             if (strcmp(cJSON_GetObjectItemCaseSensitive(e[i].rec, "trial")->valuestring, id->valuestring) == 0)
                 die_at(rd.name, rd.line, "trial %s is listed twice", id->valuestring);
         e = xrealloc(e, (n + 1) * sizeof *e);
-        e[n] = (entry){rec, cJSON_IsNumber(score) ? score->valuedouble : 0, cJSON_IsNumber(score), n};
+        e[n] = (entry){rec, cJSON_IsNumber(score) ? score->valuedouble : 0,
+                       cJSON_IsNumber(tie) ? tie->valuedouble : INFINITY, cJSON_IsNumber(score), n};
         n++;
     }
     ndjson_close(&rd);

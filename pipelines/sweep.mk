@@ -14,7 +14,8 @@
 # to 1/ETA^(RUNGS-1) of its own schedule (rung 1); `trials rung` keeps the
 # best max(1, n/ETA) by the validation score there, which train on to the
 # next rung (ETA times further: bert-train --stop-at pauses, --resume goes
-# on); the others stop. Only the last rung trains to the end. Every trial
+# on); the others stop. Equal scores (early on, many trials predict only
+# the largest class) go to the lower validation loss. Only the last rung trains to the end. Every trial
 # evaluates at the same shares of its schedule (--eval-every 1/ETA^(RUNGS-1)),
 # pruned or not, so PRUNE=0 (the full search, in SW-full) trains the very
 # same runs to the end and the two can be compared.
@@ -89,7 +90,7 @@ $(SW)/%/rung$(1).json: $(if $(filter 1,$(1)),$(SW)/plan.jsonl $(SWEEP_TRAIN) $(S
 	    $(SWEEP_METRIC) -- $$(RUN_TRAIN) $$(BIN)/bert-train -m $$(MODEL) --val $(SWEEP_VAL) $$(SWEEP_BERT_OPTS) \
 	    --eval-every 1/$(PARTS) $$(DEVICE_OPTS) --seed $$(SEED) --threads $$(JOBS) $(SWEEP_TRAIN) > $$@.tmp && mv $$@.tmp $$@
 $(SW)/cut$(1).jsonl: $(foreach t,$(TRIAL_IDS),$(SW)/$(t)/rung$(1).json)
-	jq -c 'select(.status == "running") | {trial, score}' $$^ | $$(BIN)/trials rung --eta $(ETA) > $$@.tmp && mv $$@.tmp $$@
+	jq -c 'select(.status == "running") | {trial, score, tiebreak: .loss}' $$^ | $$(BIN)/trials rung --eta $(ETA) > $$@.tmp && mv $$@.tmp $$@
 endef
 $(foreach k,$(RUNG_NUMS),$(eval $(call sweep_rung,$(k))))
 

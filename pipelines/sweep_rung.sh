@@ -18,7 +18,8 @@
 # Writes SW/TRIAL/rungK.json on standard output: {"trial", "rung", "status"
 # (running, done or pruned), "step", "total_steps", "score" (the metric at
 # the rung's last evaluation; for a done trial the best one, whose weights
-# it keeps), "wall_s" (training time so far), "pruned_at"}.
+# it keeps), "loss" (the validation loss there: the cut's tiebreak),
+# "wall_s" (training time so far), "pruned_at"}.
 set -eu
 [ $# -ge 8 ] && [ "$7" = -- ] || { echo "usage: sweep_rung.sh SW TRIAL K STOP CUT METRIC -- COMMAND..." >&2; exit 2; }
 sw=$1 trial=$2 k=$3 stop=$4 cut=$5 metric=$6
@@ -77,9 +78,11 @@ else
     total=$(jq .total_steps "$dir/checkpoint/trainer_state.json")
     score=$(echo "$last_eval" | jq ".val_$metric")
 fi
+loss=$(echo "$last_eval" | jq .val_loss)
 rec=$(jq -nc --arg t "$trial" --argjson k "$k" --arg s "$status" --argjson step "$step" --argjson total "$total" \
-    --argjson score "${score:-null}" --argjson w "$(echo "$before + $wall" | bc)" \
-    '{trial: $t, rung: $k, status: $s, step: $step, total_steps: $total, score: $score, wall_s: $w, pruned_at: null}')
+    --argjson score "${score:-null}" --argjson loss "${loss:-null}" --argjson w "$(echo "$before + $wall" | bc)" \
+    '{trial: $t, rung: $k, status: $s, step: $step, total_steps: $total, score: $score, loss: $loss, wall_s: $w,
+      pruned_at: null}')
 if [ "$status" = done ]; then # the scores of its best evaluation, whose weights the model keeps
     jq -c .best_eval "$dir/model/trainer_state.json" | scores_json val_accuracy val_macro_f1 > "$dir/val.scores.json"
     ledger_row "$rec" "$dir/val.scores.json"
