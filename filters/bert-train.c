@@ -7,6 +7,7 @@
  * saved as id2label/label2id. */
 #include "bert/bert.h"
 #include "bert/bert_cuda.h"
+#include "bert/lowp_matmul.h"
 #include "core/common.h"
 #include "linear/logreg.h"
 #include "core/ndjson.h"
@@ -81,9 +82,10 @@ static const char usage_text[] =
     "  -j, --threads N        threads (default: OPENBLAS_NUM_THREADS or the cores)\n"
     "  --device NAME          cpu, cuda (an NVIDIA GPU) or auto (cuda when there\n"
     "                         is one, else cpu) (default: cpu)\n"
-    "  --precision NAME       on the GPU: fp32, tf32 (TF32 matrix products), bf16\n"
-    "                         or fp16 (dynamic loss scaling); master weights stay\n"
-    "                         fp32 (default: fp32; the CPU computes in fp32)\n"
+    "  --precision NAME       fp32, or bf16 (bf16 matrix products, fp32 sums; on\n"
+    "                         the CPU through oneDNN); on the GPU also tf32 (TF32\n"
+    "                         matrix products) or fp16 (dynamic loss scaling);\n"
+    "                         master weights stay fp32 (default: fp32)\n"
     "  --deterministic        on the GPU: every reduction in a fixed order, so that\n"
     "                         two runs give the same files (the CPU always does)\n"
     "  --progress             a progress bar on standard error even when it is not\n"
@@ -94,9 +96,9 @@ static const char usage_text[] =
     "OUTDIR gets config.json (with id2label/label2id, labels in byte order),\n"
     "model.safetensors, vocab.txt and tokenizer files (copied), training_args.json,\n"
     "trainer_state.json and train_log.jsonl; it loads in HF transformers. Every\n"
-    "file is written atomically, model.safetensors last. The same inputs, seed and\n"
-    "threads give byte-identical files, resumed or not (on the GPU: the same\n"
-    "device, precision and --deterministic).\n"
+    "file is written atomically, model.safetensors last. The same inputs, seed,\n"
+    "threads and precision give byte-identical files, resumed or not (on the GPU:\n"
+    "the same device, precision and --deterministic).\n"
     "Exit status: 0 ok, 1 bad input, 2 bad usage.\n"
     "\n"
     "Example:\n"
@@ -429,8 +431,8 @@ int main(int argc, char **argv)
         die_usage("--eval-every, --eval-batch-size and --patience need a validation set (--val FILE)");
     if ((o.resume || o.checkpoint_every || stop_num) && !ckpt_dir)
         die_usage("--resume, --checkpoint-every and --stop-at need --checkpoint-dir DIR");
-    if (device == BERT_DEVICE_CPU && precision_given)
-        die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU computes in fp32",
+    if (device == BERT_DEVICE_CPU && precision_given && gpu.precision != BERT_BF16)
+        die_usage("--precision %s is for the GPU (--device cuda or auto); the CPU trains in fp32 or bf16",
                   bert_precision_name(gpu.precision));
     const char *input = optind < argc ? argv[optind] : NULL;
     if (val_path && input && strcmp(val_path, input) == 0 && strcmp(val_path, "-") != 0)
@@ -480,15 +482,23 @@ int main(int argc, char **argv)
     char no_device[512];
     const int on = bert_dev_attach(&m, device, &gpu, no_device, sizeof no_device);
     if (on < 0) die("--device %s: %s", bert_device_name(device), no_device);
-    if (on == BERT_DEVICE_CPU && precision_given) {
+    if (on == BERT_DEVICE_CPU && precision_given && gpu.precision != BERT_BF16) {
         if (!quiet) warn("no CUDA device: training on the CPU in fp32, not %s", bert_precision_name(gpu.precision));
         gpu.precision = BERT_FP32;
     }
+    /* bf16 on the CPU: the encoder's Linear layers through oneDNN, forward
+     * and backward (lib/bert/lowp_matmul.h) */
+    const int cpu_bf16 = on == BERT_DEVICE_CPU && gpu.precision == BERT_BF16;
+    if (cpu_bf16 && bert_lowp_attach(&m, BERT_LOWP_BF16, NULL) < 0) die("--precision bf16: %s", m.err);
+    if (cpu_bf16 && !quiet) fprintf(stderr, "%s: training on the CPU in %s\n", prog_name, bert_lowp_describe(&m));
     if (on == BERT_DEVICE_CUDA && !quiet)
         fprintf(stderr, "%s: training on %s in %s%s\n", prog_name, bert_cuda_describe(bert_dev_cuda(&m)),
                 bert_precision_name(gpu.precision), gpu.deterministic ? ", deterministic" : "");
 
     cJSON *course = course_json(&o, seed, labels, nlabels, weighted ? weights : NULL);
+    /* a bf16 run's checkpoint resumes only in bf16 (fp32's course has no
+     * precision, as before, so that its checkpoints stay valid) */
+    if (cpu_bf16) cJSON_AddStringToObject(course, "precision", "bf16");
     char *course_text = cJSON_PrintUnformatted(course);
     o.args_json = course_text;
 
@@ -554,7 +564,7 @@ int main(int argc, char **argv)
     put_num(args, "warmup_steps_used", (double)res.warmup_steps);
     put_num(args, "threads", (double)threads);
     cJSON_AddStringToObject(args, "device", bert_device_name((bert_device)on));
-    cJSON_AddStringToObject(args, "precision", bert_precision_name(gpu.precision));
+    if (!cpu_bf16) cJSON_AddStringToObject(args, "precision", bert_precision_name(gpu.precision));
     cJSON_AddBoolToObject(args, "deterministic", on == BERT_DEVICE_CPU || gpu.deterministic);
     path = join(out_dir, "training_args.json");
     write_json(path, args);

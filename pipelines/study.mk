@@ -31,7 +31,8 @@
 #           with tests/ref/encoder_check.py (README: Choosing the encoder).
 #           The tokens do not depend on it in make: a new MODEL wants a new RUNS
 #   DEVICE, PRECISION   where BERT trains and predicts: cpu (default), cuda or
-#           auto; on the GPU fp32 (default), tf32, bf16 or fp16
+#           auto; fp32 (default) or bf16 anywhere (the CPU's through oneDNN),
+#           on the GPU also tf32 or fp16
 
 include $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/study_data.mk
 include $(PIPELINES)/ledger.mk

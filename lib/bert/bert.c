@@ -240,6 +240,7 @@ int bert_load_safetensors(bert_model *m, const char *path)
     if (st_open(&f, path, err) < 0) return fail(m, "%s", err);
     int rc = load_tensors(m, &f, 0, 0);
     st_close(&f);
+    m->params_gen++;
     return rc;
 }
 
@@ -923,12 +924,29 @@ static void embed_task(void *arg, int t, int thread)
 
 /* Rows [r0, r1) of one of the encoder's Linear layers (enum bert_dense):
  * linear_rows in fp32, or lowp_matmul's int8 or bf16 when the model has
- * one attached (predict --precision). */
+ * one attached (predict --precision, bert-train --precision bf16). */
 static void dense_rows(const job *j, int dense, int thread, float *out, const float *in, const float *w,
                        const float *b, long r0, long r1, int nin, int nout)
 {
     if (j->m->lowp) bert_lowp_rows(j->m, j->l, dense, thread, out, in, b, r0, r1);
     else linear_rows(out, in, w, b, r0, r1, nin, nout);
+}
+
+/* The backward products of those layers, the same way: din (+= when
+ * accumulate, else =) dout W for rows [r0, r1); dW += dout^T in for rows
+ * [o0, o1) of dW. */
+static void dense_din_rows(const job *j, int dense, int thread, float *din, const float *dout, const float *w,
+                           long r0, long r1, int nin, int nout, int accumulate)
+{
+    if (j->m->lowp) bert_lowp_din_rows(j->m, j->l, dense, thread, din, dout, r0, r1, accumulate);
+    else linear_din_rows(din, dout, w, r0, r1, nin, nout, accumulate);
+}
+
+static void dense_dw_rows(const job *j, int dense, int thread, float *dw, const float *dout, const float *in,
+                          int N, int nin, int nout, long o0, long o1)
+{
+    if (j->m->lowp) bert_lowp_dw_rows(j->m, j->l, dense, thread, dw, dout, in, N, o0, o1);
+    else linear_dw_rows(dw, dout, in, N, nin, nout, o0, o1);
 }
 
 static void qkv_task(void *arg, int t, int thread)
@@ -1058,7 +1076,10 @@ int bert_forward(bert_model *m, const bert_batch *bt, int training)
         a->seq_len[b] = a->rows - a->seq_row[b];
     }
     job j = {.m = m, .bt = bt, .B = B, .T = T, .rows = a->rows, .parts = threads, .training = training};
-    if (m->lowp) bert_lowp_prepare(m, a->rows, threads, ROW_ALIGN);
+    if (m->lowp) {
+        bert_lowp_sync(m);
+        bert_lowp_prepare(m, a->rows, threads, ROW_ALIGN);
+    }
     if (dropping(training, c->hidden_dropout, a->emb_keep))
         dropout_mask(a->emb_keep, (size_t)BT * H, c->hidden_dropout, &m->dropout_rng);
     if (c->num_layers) draw_attention_masks(m, 0, B, T); /* the later ones: attention_task */
@@ -1121,7 +1142,6 @@ int bert_forward(bert_model *m, const bert_batch *bt, int training)
  * and the QKV weights. */
 static void layer_backward_rows_task(void *arg, int t, int thread)
 {
-    (void)thread;
     const job *j = arg;
     bert_model *m = j->m;
     const bert_config *c = &m->cfg;
@@ -1133,21 +1153,27 @@ static void layer_backward_rows_task(void *arg, int t, int thread)
     long r0, r1;
     job_rows(j, t, &r0, &r1);
     const size_t of = (size_t)r0 * FF, nf = (size_t)(r1 - r0) * FF;
+    if (m->lowp) { /* bf16: the inputs of the weight gradients, rounded once */
+        bert_lowp_keep_input(m, BERT_DENSE_QKV, j->x, r0, r1);
+        bert_lowp_keep_input(m, BERT_DENSE_ATTN_OUT, a->ctx, r0, r1);
+        bert_lowp_keep_input(m, BERT_DENSE_FC, a->ln1_out, r0, r1);
+        bert_lowp_keep_input(m, BERT_DENSE_PROJ, a->fc_act, r0, r1);
+    }
 
     /* output LayerNorm, dropout, output dense, activation */
     layernorm_backward_rows(s->a, j->dx, a->ln2_in, a->ln2_mean, a->ln2_rstd, w->ln2_w, r0, r1, H);
     dropout_rows(s->b, s->a, a->proj_keep, &m->acts, r0, r1, H, p, dropping(m->training, p, a->proj_keep));
-    linear_din_rows(s->fc, s->b, w->proj_w, r0, r1, FF, H, 0);
+    dense_din_rows(j, BERT_DENSE_PROJ, thread, s->fc, s->b, w->proj_w, r0, r1, FF, H, 0);
     if (m->training && a->fc_dact)
         vm_mul(s->fc + of, a->fc_dact + of, nf);
     else
         activation_backward(s->fc + of, a->fc_pre + of, nf, c->act);
     /* intermediate dense; its input also fed the residual (s->a) */
-    linear_din_rows(s->a, s->fc, w->fc_w, r0, r1, H, FF, 1);
+    dense_din_rows(j, BERT_DENSE_FC, thread, s->a, s->fc, w->fc_w, r0, r1, H, FF, 1);
     /* attention output LayerNorm, dropout, dense */
     layernorm_backward_rows(s->f, s->a, a->ln1_in, a->ln1_mean, a->ln1_rstd, w->ln1_w, r0, r1, H);
     dropout_rows(s->e, s->f, a->attn_keep, &m->acts, r0, r1, H, p, dropping(m->training, p, a->attn_keep));
-    linear_din_rows(s->c, s->e, w->attn_out_w, r0, r1, H, H, 0);
+    dense_din_rows(j, BERT_DENSE_ATTN_OUT, thread, s->c, s->e, w->attn_out_w, r0, r1, H, H, 0);
 }
 
 /* tasks [0, parts): part t of every weight gradient but the QKV's; then
@@ -1171,19 +1197,18 @@ static void layer_backward_mid_task(void *arg, int t, int thread)
     threadpool_part(H, j->parts, t, ROW_ALIGN, &c0, &c1);
     threadpool_part(FF, j->parts, t, ROW_ALIGN, &f0, &f1);
     layernorm_backward_params(g->ln2_w, g->ln2_b, j->dx, a->ln2_in, a->ln2_mean, a->ln2_rstd, BT, H, c0, c1);
-    linear_dw_rows(g->proj_w, s->b, a->fc_act, BT, FF, H, c0, c1);
+    dense_dw_rows(j, BERT_DENSE_PROJ, thread, g->proj_w, s->b, a->fc_act, BT, FF, H, c0, c1);
     colsum_add(g->proj_b, s->b, BT, H, c0, c1);
-    linear_dw_rows(g->fc_w, s->fc, a->ln1_out, BT, H, FF, f0, f1);
+    dense_dw_rows(j, BERT_DENSE_FC, thread, g->fc_w, s->fc, a->ln1_out, BT, H, FF, f0, f1);
     colsum_add(g->fc_b, s->fc, BT, FF, f0, f1);
     layernorm_backward_params(g->ln1_w, g->ln1_b, s->a, a->ln1_in, a->ln1_mean, a->ln1_rstd, BT, H, c0, c1);
-    linear_dw_rows(g->attn_out_w, s->e, a->ctx, BT, H, H, c0, c1);
+    dense_dw_rows(j, BERT_DENSE_ATTN_OUT, thread, g->attn_out_w, s->e, a->ctx, BT, H, H, c0, c1);
     colsum_add(g->attn_out_b, s->e, BT, H, c0, c1);
 }
 
 /* d(x) = the residual part + d(qkv) W_qkv, and the QKV weights' gradient */
 static void layer_backward_qkv_task(void *arg, int t, int thread)
 {
-    (void)thread;
     const job *j = arg;
     bert_model *m = j->m;
     const int H = m->cfg.hidden_size, BT = j->rows;
@@ -1192,9 +1217,9 @@ static void layer_backward_qkv_task(void *arg, int t, int thread)
     long r0, r1, q0, q1;
     job_rows(j, t, &r0, &r1);
     memcpy(j->dx + (size_t)r0 * H, s->f + (size_t)r0 * H, (size_t)(r1 - r0) * H * sizeof(float));
-    linear_din_rows(j->dx, s->qkv, m->w.layers[j->l].qkv_w, r0, r1, H, 3 * H, 1);
+    dense_din_rows(j, BERT_DENSE_QKV, thread, j->dx, s->qkv, m->w.layers[j->l].qkv_w, r0, r1, H, 3 * H, 1);
     threadpool_part(3L * H, j->parts, t, ROW_ALIGN, &q0, &q1);
-    linear_dw_rows(g->qkv_w, s->qkv, j->x, BT, H, 3 * H, q0, q1);
+    dense_dw_rows(j, BERT_DENSE_QKV, thread, g->qkv_w, s->qkv, j->x, BT, H, 3 * H, q0, q1);
     colsum_add(g->qkv_b, s->qkv, BT, 3 * H, q0, q1);
 }
 
@@ -1253,7 +1278,6 @@ static void embed_backward_cols_task(void *arg, int t, int thread)
 void bert_backward(bert_model *m, double denominator)
 {
     if (!m->have_labels) die("bert_backward: the last forward had no labels");
-    if (m->lowp) die("bert_backward: the model computes in %s, for inference only", bert_lowp_describe(m));
     const bert_config *c = &m->cfg;
     const int B = m->B, T = m->T, H = c->hidden_size, C = m->num_labels;
     bert_acts *a = &m->acts;
@@ -1261,6 +1285,7 @@ void bert_backward(bert_model *m, double denominator)
     if (denominator <= 0) denominator = m->weight_sum;
     const int threads = par_begin(m);
     ensure_thread_scratch(m, threads);
+    if (m->lowp) bert_lowp_prepare_backward(m, threads, a->rows); /* bf16 (int8 dies here) */
 
     /* fused softmax + cross-entropy gradient: w_y (p - onehot(y)) / denominator */
     for (int b = 0; b < B; b++) {
@@ -1396,6 +1421,7 @@ void bert_adamw_step(bert_model *m, const bert_adamw *o)
         m->adam_v = xcalloc(m->num_params, sizeof(float));
     }
     m->step++;
+    m->params_gen++;
     /* torch.optim.AdamW (single-tensor path): scalars in double, element
      * arithmetic in float, in torch's order of operations (vm_adamw) */
     const double bc1 = 1.0 - pow(o->beta1, (double)m->step), bc2 = 1.0 - pow(o->beta2, (double)m->step);

@@ -18,8 +18,8 @@
  * backward adds into grads (+=), so gradient accumulation over micro-batches
  * is just several forward/backward calls before one optimizer step. Matrix
  * products go through cblas_sgemm (OpenBLAS), the encoder's Linear layers
- * through oneDNN in int8 or bf16 when predict asks (bert_model.lowp,
- * lowp_matmul.h); exp, GELU, softmax, LayerNorm
+ * through oneDNN in int8 or bf16 when predict asks, and in bf16, forward
+ * and backward, when bert-train does (bert_model.lowp, lowp_matmul.h); exp, GELU, softmax, LayerNorm
  * and AdamW loops through lib/core/vmath. Only the rows of tokens are computed:
  * padding, which HF computes and then masks, is skipped (bert_acts.rows).
  *
@@ -155,9 +155,14 @@ typedef struct bert_model {
     char **fresh;            /* tensors not in the loaded file, initialised at random */
     int num_fresh;
     /* NULL: every Linear layer in fp32. Else the encoder's Linear layers run
-     * in int8 or bf16 (lowp_matmul.h; predict --precision), for inference:
-     * a backward after such a forward is refused. */
+     * in int8 or bf16 (lowp_matmul.h; predict --precision, bert-train
+     * --precision bf16); int8 is for inference: a backward after an int8
+     * forward is refused. */
     struct bert_lowp *lowp;
+    /* Moves whenever params change (bert_adamw_step; whoever writes params
+     * otherwise adds 1), so that the bf16 copies of the weights (lowp) are
+     * rounded again once, before the next forward. */
+    unsigned long params_gen;
     char err[MODEL_ERR_MAX];
 } bert_model;
 

@@ -155,7 +155,9 @@ int bert_dev_adamw_step(bert_model *m, const bert_adamw *o);
 /* Whether a non-finite gradient norm is an expected event that skips the
  * step (fp16 loss scaling) rather than a failed run. */
 int bert_dev_skips_nonfinite(const bert_model *m);
-/* Device -> host and host -> device (BERT_SYNC_* flags); no-ops on the CPU. */
+/* Device -> host and host -> device (BERT_SYNC_* flags); on the CPU no-ops,
+ * but for a push of the weights, which moves m->params_gen (the host wrote
+ * them: bf16's copies are made again). */
 void bert_dev_pull(bert_model *m, int what);
 void bert_dev_push(bert_model *m, int what);
 

@@ -1,10 +1,12 @@
 #include "lowp_matmul.h"
 #include "core/common.h"
 #include "core/threadpool.h"
+#include "core/vmath.h"
 #include "core/vmath_clones.h"
 
 #include <cblas.h>
 #include <dnnl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +47,22 @@ typedef struct thread_ctx {
     size_t src_cap, dst_cap, scratch_cap, rows_cap; /* bytes; rows */
 } thread_ctx;
 
+/* Training: a thread's buffers for the backward products (bytes). */
+typedef struct grad_ctx {
+    void *a, *b, *s;
+    float *c;
+    size_t a_cap, b_cap, c_cap, s_cap;
+} grad_ctx;
+
+/* Training: a primitive of the backward's plain products, C[M, N] =
+ * A[M, K] B[K, N], all row-major. */
+typedef struct gprim {
+    int M, K, N, a_trans;
+    dnnl_primitive_t p;
+    dnnl_memory_desc_t a_md, b_md, c_md, scratch_md;
+    size_t scratch_size;
+} gprim;
+
 struct bert_lowp {
     bert_lowp_type type;
     int layers;
@@ -62,6 +80,15 @@ struct bert_lowp {
     void ***packed;            /* the weights in each of their shape's layouts */
     thread_ctx *th;
     int nth;
+    unsigned long gen;         /* bf16: the m->params_gen that bf and packed were made from */
+    /* training (bf16): the backward products */
+    grad_ctx *gth;
+    int ngth;
+    gprim *gprims;
+    int ngprims;
+    uint16_t *xin[BERT_DENSES]; /* each dense's input in bf16, [rows rounded up to align, K] */
+    size_t xin_cap[BERT_DENSES];
+    pthread_mutex_t gmu;       /* guards gprims: made on first use, on any thread */
     char desc[160];
 };
 
@@ -124,8 +151,9 @@ static const void *user_weights(const bert_lowp *L, int i)
     return L->type == BERT_LOWP_INT8 ? (const void *)L->q->q[i] : (const void *)L->bf[i];
 }
 
-/* Every weight of shape s in layout k (main thread). */
-static void pack_layout(bert_lowp *L, int s, int k)
+/* Every weight of shape s in layout k (main thread); `fresh`: a layout
+ * new to the shape, its buffers allocated, else written over. */
+static void pack_layout(bert_lowp *L, int s, int k, int fresh)
 {
     shape *sh = &L->shapes[s];
     dnnl_memory_desc_t user_md;
@@ -141,8 +169,10 @@ static void pack_layout(bert_lowp *L, int s, int k)
         for (int d = 0; d < BERT_DENSES; d++) {
             if (L->shape_of[d] != s) continue;
             const int i = l * BERT_DENSES + d;
-            L->packed[i] = xrealloc(L->packed[i], (size_t)(k + 1) * sizeof *L->packed[i]);
-            L->packed[i][k] = aligned(size);
+            if (fresh) {
+                L->packed[i] = xrealloc(L->packed[i], (size_t)(k + 1) * sizeof *L->packed[i]);
+                L->packed[i][k] = aligned(size);
+            }
             dnnl_memory_t from, to;
             dnnl_check(dnnl_memory_create(&from, &user_md, L->engine, (void *)user_weights(L, i)), "memory");
             dnnl_check(dnnl_memory_create(&to, &sh->layouts[k], L->engine, L->packed[i][k]), "memory");
@@ -192,7 +222,7 @@ static dnnl_status_t make_prim(bert_lowp *L, int s, int M, prim *out, const char
         sh->layouts = xrealloc(sh->layouts, (size_t)(sh->nlayouts + 1) * sizeof *sh->layouts);
         sh->layouts[sh->nlayouts] = *want;
         out->layout = sh->nlayouts++;
-        pack_layout(L, s, out->layout);
+        pack_layout(L, s, out->layout, 1);
     }
     if (impl) *impl = xstrdup(*impl); /* the string belongs to pd */
     dnnl_primitive_desc_destroy(pd);
@@ -357,6 +387,195 @@ void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out,
 }
 
 /* ------------------------------------------------------------------------
+ * Training in bf16 (bert-train --precision bf16): the weights again after
+ * they changed, and the backward products. */
+
+/* The bf16 weights (and their packed copies) from m's fp32 weights, when
+ * m->params_gen moved since the last time: once per optimizer step, or
+ * after weights were loaded or restored. */
+void bert_lowp_sync(bert_model *m)
+{
+    bert_lowp *L = m->lowp;
+    if (!L || L->type != BERT_LOWP_BF16 || L->gen == m->params_gen) return;
+    const int n = L->layers * BERT_DENSES;
+    for (int i = 0; i < n; i++) {
+        int N, K;
+        const float *w = bert_dense_weight(m, i / BERT_DENSES, i % BERT_DENSES, &N, &K);
+        quant_bf16_row(w, (size_t)N * K, L->bf[i]);
+        if (L->emulate)
+            for (size_t k = 0; k < (size_t)N * K; k++) L->bf_f32[i][k] = quant_bf16_float(L->bf[i][k]);
+    }
+    if (!L->emulate)
+        for (int s = 0; s < L->nshapes; s++)
+            for (int k = 0; k < L->shapes[s].nlayouts; k++) pack_layout(L, s, k, 0);
+    L->gen = m->params_gen;
+}
+
+/* The scratch of a backward product on thread `thread` (grown on it). */
+static grad_ctx *grad_scratch(bert_lowp *L, int thread, size_t a, size_t b, size_t c)
+{
+    grad_ctx *g = &L->gth[thread];
+    if (g->a_cap < a) free(g->a), g->a = aligned(a), g->a_cap = a;
+    if (g->b_cap < b) free(g->b), g->b = aligned(b), g->b_cap = b;
+    if (g->c_cap < c) free(g->c), g->c = aligned(c), g->c_cap = c;
+    return g;
+}
+
+/* The plain product C[M, N] = A[M, K] B[K, N] (bf16 row-major, fp32 C;
+ * a_trans: A given as its transpose, [K, M] row-major) through oneDNN on
+ * lib/bert's thread `thread`, single-threaded. Its primitive is made on
+ * first use of (M, K, N) and kept. */
+static void plain_matmul(bert_lowp *L, int thread, int M, int K, int N, int a_trans, const void *A, const void *B,
+                         float *C)
+{
+    pthread_mutex_lock(&L->gmu);
+    gprim *p = NULL;
+    for (int i = 0; i < L->ngprims && !p; i++)
+        if (L->gprims[i].M == M && L->gprims[i].K == K && L->gprims[i].N == N && L->gprims[i].a_trans == a_trans)
+            p = &L->gprims[i];
+    if (!p) {
+        L->gprims = xrealloc(L->gprims, (size_t)(L->ngprims + 1) * sizeof *L->gprims);
+        p = &L->gprims[L->ngprims++];
+        *p = (gprim){.M = M, .K = K, .N = N, .a_trans = a_trans};
+        dnnl_memory_desc_t a_md, b_md, c_md;
+        dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
+        dnnl_check(dnnl_memory_desc_init_by_tag(&a_md, 2, ad, dnnl_bf16, a_trans ? dnnl_ba : dnnl_ab),
+                   "source descriptor");
+        dnnl_check(dnnl_memory_desc_init_by_tag(&b_md, 2, bd, dnnl_bf16, dnnl_ab), "weights descriptor");
+        dnnl_check(dnnl_memory_desc_init_by_tag(&c_md, 2, cd, dnnl_f32, dnnl_ab), "destination descriptor");
+        dnnl_matmul_desc_t md;
+        dnnl_check(dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md), "matmul descriptor");
+        dnnl_primitive_attr_t attr;
+        dnnl_check(dnnl_primitive_attr_create(&attr), "attributes");
+        dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
+        ONEDNN_SINGLE_THREADED();
+        dnnl_primitive_desc_t pd;
+        dnnl_check(dnnl_primitive_desc_create(&pd, &md, attr, L->engine, NULL), "bf16 matmul (backward)");
+        dnnl_primitive_attr_destroy(attr);
+        dnnl_check(dnnl_primitive_create(&p->p, pd), "matmul primitive");
+        p->a_md = a_md, p->b_md = b_md, p->c_md = c_md;
+        const dnnl_memory_desc_t *scratch = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        p->scratch_size = scratch ? dnnl_memory_desc_get_size(scratch) : 0;
+        if (p->scratch_size) p->scratch_md = *scratch;
+        dnnl_primitive_desc_destroy(pd);
+    }
+    const gprim q = *p; /* the array may move when another thread adds one */
+    pthread_mutex_unlock(&L->gmu);
+
+    grad_ctx *g = &L->gth[thread];
+    if (g->s_cap < q.scratch_size) free(g->s), g->s = aligned(q.scratch_size), g->s_cap = q.scratch_size;
+    ONEDNN_SINGLE_THREADED();
+    dnnl_memory_t a, b, c, s = NULL;
+    dnnl_check(dnnl_memory_create(&a, &q.a_md, L->engine, (void *)A), "memory");
+    dnnl_check(dnnl_memory_create(&b, &q.b_md, L->engine, (void *)B), "memory");
+    dnnl_check(dnnl_memory_create(&c, &q.c_md, L->engine, C), "memory");
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+    int nargs = 3;
+    if (q.scratch_size) {
+        dnnl_check(dnnl_memory_create(&s, &q.scratch_md, L->engine, g->s), "memory");
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, s};
+    }
+    dnnl_check(dnnl_primitive_execute(q.p, L->th[thread].stream, nargs, args), "matmul");
+    dnnl_check(dnnl_stream_wait(L->th[thread].stream), "matmul");
+    dnnl_memory_destroy(a);
+    dnnl_memory_destroy(b);
+    dnnl_memory_destroy(c);
+    if (s) dnnl_memory_destroy(s);
+}
+
+void bert_lowp_prepare_backward(bert_model *m, int threads, int rows)
+{
+    bert_lowp *L = m->lowp;
+    if (L->type != BERT_LOWP_BF16) die("bert_backward: the model computes in %s, for inference only", L->desc);
+    const size_t rpad = (size_t)((rows + L->align - 1) / L->align * L->align);
+    for (int d = 0; d < BERT_DENSES && L->layers && !L->emulate; d++) {
+        const size_t K = (size_t)L->shapes[L->shape_of[d]].K, need = rpad * K * 2;
+        if (L->xin_cap[d] < need) free(L->xin[d]), L->xin[d] = aligned(need), L->xin_cap[d] = need;
+        memset(L->xin[d] + (size_t)rows * K, 0, (rpad - (size_t)rows) * K * 2); /* the padding rows of the last chunk */
+    }
+    if (threads > L->ngth) {
+        L->gth = xrealloc(L->gth, (size_t)threads * sizeof *L->gth);
+        memset(L->gth + L->ngth, 0, (size_t)(threads - L->ngth) * sizeof *L->gth);
+        L->ngth = threads;
+    }
+    ensure_threads(L, threads, L->align); /* the streams */
+}
+
+void bert_lowp_keep_input(bert_model *m, int dense, const float *in, long r0, long r1)
+{
+    bert_lowp *L = m->lowp;
+    if (L->emulate || r1 <= r0) return;
+    const size_t K = (size_t)L->shapes[L->shape_of[dense]].K;
+    quant_bf16_row(in + (size_t)r0 * K, (size_t)(r1 - r0) * K, L->xin[dense] + (size_t)r0 * K);
+}
+
+void bert_lowp_din_rows(bert_model *m, int layer, int dense, int thread, float *din, const float *dout, long r0,
+                        long r1, int accumulate)
+{
+    if (r1 <= r0) return;
+    bert_lowp *L = m->lowp;
+    const shape *sh = &L->shapes[L->shape_of[dense]];
+    const int i = layer * BERT_DENSES + dense, nout = sh->N, nin = sh->K;
+    const long M = r1 - r0, Mpad = (M + L->align - 1) / L->align * L->align;
+    dout += (size_t)r0 * nout;
+    din += (size_t)r0 * nin;
+    if (L->emulate) {
+        grad_ctx *g = grad_scratch(L, thread, (size_t)M * nout * sizeof(float), 0, 0);
+        float *x = g->a;
+        for (size_t k = 0; k < (size_t)M * nout; k++) x[k] = quant_bf16_float(quant_bf16_bits(dout[k]));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, nin, nout, 1.0f, x, nout, L->bf_f32[i], nin,
+                    accumulate ? 1.0f : 0.0f, din, nin);
+        return;
+    }
+    grad_ctx *g = grad_scratch(L, thread, (size_t)Mpad * nout * 2, 0, (size_t)Mpad * nin * sizeof(float));
+    quant_bf16_row(dout, (size_t)M * nout, g->a);
+    memset((uint16_t *)g->a + (size_t)M * nout, 0, (size_t)(Mpad - M) * nout * 2);
+    /* W [nout, nin] row-major is the [K, N] of din = dout W */
+    plain_matmul(L, thread, (int)Mpad, nout, nin, 0, g->a, L->bf[i], g->c);
+    if (accumulate) vm_add(din, din, g->c, (size_t)M * nin);
+    else memcpy(din, g->c, (size_t)M * nin * sizeof(float));
+}
+
+/* The reduction over rows goes by chunks of at most this many (the last
+ * one padded with zeros to a multiple of 16), so that the primitives of the
+ * weight gradients come in a bounded set of shapes whatever the batch. */
+#define DW_CHUNK 512
+
+void bert_lowp_dw_rows(bert_model *m, int layer, int dense, int thread, float *dw, const float *dout, const float *in,
+                       int rows, long o0, long o1)
+{
+    if (o1 <= o0 || rows <= 0) return;
+    bert_lowp *L = m->lowp;
+    const shape *sh = &L->shapes[L->shape_of[dense]];
+    const int nout = sh->N, nin = sh->K, O = (int)(o1 - o0);
+    (void)layer;
+    dw += (size_t)o0 * nin;
+    if (L->emulate) {
+        grad_ctx *g = grad_scratch(L, thread, (size_t)rows * O * sizeof(float), (size_t)rows * nin * sizeof(float), 0);
+        float *a = g->a, *b = g->b;
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < O; o++)
+                a[(size_t)r * O + o] = quant_bf16_float(quant_bf16_bits(dout[(size_t)r * nout + o0 + o]));
+        for (size_t k = 0; k < (size_t)rows * nin; k++) b[k] = quant_bf16_float(quant_bf16_bits(in[k]));
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, nin, rows, 1.0f, a, O, b, nin, 1.0f, dw, nin);
+        return;
+    }
+    grad_ctx *g = grad_scratch(L, thread, (size_t)O * DW_CHUNK * 2, 0, (size_t)O * nin * sizeof(float));
+    uint16_t *a = g->a;
+    for (int c0 = 0; c0 < rows; c0 += DW_CHUNK) {
+        const int n = rows - c0 < DW_CHUNK ? rows - c0 : DW_CHUNK;
+        const int npad = (int)((n + L->align - 1) / L->align * L->align);
+        /* a = dout[chunk, o0:o1], [npad, O], the transpose of the product's
+         * A; B: the chunk's rows of the input, kept in bf16 by
+         * bert_lowp_keep_input (zero past the last row) */
+        for (int r = 0; r < n; r++) quant_bf16_row(dout + (size_t)(c0 + r) * nout + o0, (size_t)O, a + (size_t)r * O);
+        memset(a + (size_t)n * O, 0, (size_t)(npad - n) * O * 2);
+        plain_matmul(L, thread, O, npad, nin, 1, a, L->xin[dense] + (size_t)c0 * nin, g->c);
+        vm_add(dw, dw, g->c, (size_t)O * nin);
+    }
+}
+
+/* ------------------------------------------------------------------------
  * Attaching. */
 
 void bert_lowp_detach(bert_model *m)
@@ -390,6 +609,12 @@ void bert_lowp_detach(bert_model *m)
         free(c->src), free(c->dst), free(c->scratch), free(c->row_scale);
     }
     free(L->th);
+    for (int i = 0; i < L->ngprims; i++) dnnl_primitive_destroy(L->gprims[i].p);
+    free(L->gprims);
+    for (int t = 0; t < L->ngth; t++) free(L->gth[t].a), free(L->gth[t].b), free(L->gth[t].c), free(L->gth[t].s);
+    for (int d = 0; d < BERT_DENSES; d++) free(L->xin[d]);
+    free(L->gth);
+    pthread_mutex_destroy(&L->gmu);
     if (L->engine) dnnl_engine_destroy(L->engine);
     free(L);
     m->lowp = NULL;
@@ -419,7 +644,10 @@ int bert_lowp_attach(bert_model *m, bert_lowp_type type, bert_int8 *q)
     L->align = 16;
     L->q = q;
     L->qmax = has_vnni() ? 127 : 63;
+    L->gen = m->params_gen;
+    pthread_mutex_init(&L->gmu, NULL);
     if (dnnl_engine_create(&L->engine, dnnl_cpu, 0) != dnnl_success) {
+        pthread_mutex_destroy(&L->gmu);
         free(L);
         quant_free(q);
         snprintf(m->err, sizeof m->err, "oneDNN: no CPU engine");

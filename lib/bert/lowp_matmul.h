@@ -1,6 +1,6 @@
 /* lowp_matmul: the encoder's Linear layers in int8 or bf16 on the CPU
- * (predict --precision int8|bf16), as oneDNN matmul primitives; the
- * numbers are lib/bert/quant.h's.
+ * (predict --precision int8|bf16, bert-train --precision bf16), as oneDNN
+ * matmul primitives; the numbers are lib/bert/quant.h's.
  *
  * A model gets a bert_lowp with bert_lowp_attach; from then on bert_forward
  * computes the six Linear layers of each encoder layer here, the rest of
@@ -32,7 +32,19 @@
  * Primitives depend on the number of rows M: they are made before each
  * forward's parallel part (bert_lowp_prepare) for the M of each thread's
  * rows rounded up to a multiple of 16 (a bounded set, kept for the life of
- * the model), the rows past M computed on scratch and dropped. */
+ * the model), the rows past M computed on scratch and dropped.
+ *
+ * Training (bf16 only; int8 is for inference): bert_backward computes the
+ * two products of each of those Linear layers here too, the input gradient
+ * dX = dY W and the weight gradient dW += dY^T X, with dY, W and X rounded
+ * to bf16 and fp32 sums (the same fallback to OpenBLAS on rounded values);
+ * biases, LayerNorm, softmax, GELU, the attention's own products, the
+ * pooler, the classifier and the loss stay fp32, and so do the weights the
+ * optimizer updates (master weights) and its moments. The bf16 weights are
+ * rounded again from the fp32 ones when m->params_gen has moved
+ * (bert_lowp_sync, at the start of each forward and backward): once per
+ * optimizer step, whatever the gradient accumulation. dW's sum over tokens
+ * goes by chunks of 512 rows, each chunk's product added to dW in fp32. */
 #ifndef PIPECLF_LOWP_MATMUL_H
 #define PIPECLF_LOWP_MATMUL_H
 
@@ -71,5 +83,24 @@ void bert_lowp_prepare(bert_model *m, int rows, int parts, long align);
  * `layer`, on lib/bert's thread `thread` (its own scratch). */
 void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out, const float *in, const float *b,
                     long r0, long r1);
+
+/* Training (bf16). The bf16 weights again from the fp32 ones when
+ * m->params_gen moved since they were made; a no-op otherwise, and for int8. */
+void bert_lowp_sync(bert_model *m);
+/* Before a backward's parallel parts (caller's thread), for its `rows`:
+ * each thread's buffers. Dies for an int8 model (inference only). */
+void bert_lowp_prepare_backward(bert_model *m, int threads, int rows);
+/* Rows [r0, r1) of the input of dense `dense` (of the layer going
+ * backward), rounded to bf16 once for every thread's share of its weight
+ * gradient; all rows before bert_lowp_dw_rows. */
+void bert_lowp_keep_input(bert_model *m, int dense, const float *in, long r0, long r1);
+/* Rows [r0, r1) of din[., nin] (+= when accumulate, else =) dout[., nout] W
+ * for dense `dense` of layer `layer`, on lib/bert's thread `thread`. */
+void bert_lowp_din_rows(bert_model *m, int layer, int dense, int thread, float *din, const float *dout, long r0,
+                        long r1, int accumulate);
+/* Rows [o0, o1) of dW[nout, nin] += dout[rows, nout]^T in[rows, nin], in
+ * as bert_lowp_keep_input kept it (`in` read only by the OpenBLAS fallback). */
+void bert_lowp_dw_rows(bert_model *m, int layer, int dense, int thread, float *dw, const float *dout, const float *in,
+                       int rows, long o0, long o1);
 
 #endif

@@ -198,4 +198,5 @@ void bert_dev_push(bert_model *m, int what)
 {
     bert_cuda *g = bert_dev_cuda(m);
     if (g) bert_cuda_push(g, m, what);
+    else if (what & BERT_SYNC_PARAMS) m->params_gen++; /* bf16 on the CPU: its weights again (lowp_matmul.h) */
 }
