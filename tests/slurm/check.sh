@@ -77,12 +77,17 @@ check "grid through SLURM: make exit status 0 ($(($(date +%s) - t1))s)" '[ "$rc"
 logs=$(find "$work/slurm/r/slurm" -name '*.log' | wc -l)
 done_jobs=$(grep -lE '^== job [0-9]+ COMPLET(ED|ING) on localhost, srun exit status 0$' "$work/slurm/r/slurm"/*.log | wc -l)
 check "grid through SLURM: $logs job logs in RUNS/slurm, $done_jobs of them COMPLETED" '[ "$logs" -gt 30 ] && [ "$done_jobs" -eq "$logs" ]'
-files=$(cd "$work/local" && find r -type f ! -name '*.log' ! -path 'r/slurm/*' | sort)
-other=$(cd "$work/slurm" && find r -type f ! -name '*.log' ! -path 'r/slurm/*' | sort)
+# logs and the wall times of training (pipelines/timed.sh: the ledger's) differ by nature
+files=$(cd "$work/local" && find r -type f ! -name '*.log' ! -name '*.wall' ! -path 'r/slurm/*' | sort)
+other=$(cd "$work/slurm" && find r -type f ! -name '*.log' ! -name '*.wall' ! -path 'r/slurm/*' | sort)
 differ=""
 for f in $files; do cmp -s "$work/local/$f" "$work/slurm/$f" || differ="$differ $f"; done
-check "grid: the same $(wc -w <<<"$files") output files (logs aside), byte for byte${differ:+ (differ:$differ)}" \
+check "grid: the same $(wc -w <<<"$files") output files (logs and wall times aside), byte for byte${differ:+ (differ:$differ)}" \
     '[ "$files" = "$other" ] && [ -z "$differ" ]'
+# the experiment ledger beside RUNS: a row per baseline run trained through SLURM, with its wall time
+rows=$(grep -c ',baseline/p' "$work/slurm/ledger.csv" 2>/dev/null)
+timed=$(awk -F, '$2 ~ /^baseline\/p/ && $9 > 0' "$work/slurm/ledger.csv" 2>/dev/null | wc -l)
+check "grid through SLURM: the ledger has $rows baseline rows, $timed with a wall time" '[ "$rows" -eq 22 ] && [ "$timed" -eq 22 ]'
 check "grid: a second make through SLURM has nothing to do" 'iclr "$work/slurm" -q LAUNCHER=slurm BERT_OPTS="$SLICE_BERT" r/baseline.csv ${GRID#baseline}'
 
 # ---- 2. faults, on one more BERT run of the SLURM folder
