@@ -119,35 +119,12 @@ typedef struct gamma_opt {
     double g;
 } gamma_opt;
 
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in) die("cannot open %s: %s", from, strerror(errno));
-    outfile o;
-    out_open(&o, to);
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, got, o.f) != got) break;
-    if (ferror(in)) die("cannot read %s", from);
-    fclose(in);
-    out_commit(&o);
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* Creates dir if needed and makes sure a file can be written in it, before
  * any training time is spent. */
 static void writable_dir(const char *dir)
 {
     out_mkdirs(dir); /* mkdir -p; what it made goes again if the run fails */
-    char *probe = join(dir, "probe");
+    char *probe = path_join(dir, "probe");
     outfile o;
     out_open(&o, probe); /* dies with "cannot create DIR/probe: <reason>" */
     out_abort(&o);
@@ -173,7 +150,7 @@ static void lock_checkpoint_dir(const char *dir)
         return;
     }
     /* fd stays open: the lock lasts as long as the process */
-    char *pattern = join(dir, ".checkpoint.bin.tmp.??????");
+    char *pattern = path_join(dir, ".checkpoint.bin.tmp.??????");
     glob_t g;
     if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
@@ -446,7 +423,7 @@ int main(int argc, char **argv)
 
     /* the config first: records are checked against it */
     bert_config cfg;
-    char err[MODEL_ERR_MAX], *path = join(model_dir, "config.json");
+    char err[MODEL_ERR_MAX], *path = path_join(model_dir, "config.json");
     if (bert_config_load(&cfg, path, err) < 0) die("%s", err);
     free(path);
     tok_dataset train, val;
@@ -502,7 +479,7 @@ int main(int argc, char **argv)
     char *course_text = cJSON_PrintUnformatted(course);
     o.args_json = course_text;
 
-    path = join(model_dir, "vocab.txt");
+    path = path_join(model_dir, "vocab.txt");
     struct stat sb;
     if (stat(path, &sb) < 0 && !quiet) warn("%s has no vocab.txt; %s gets none", model_dir, out_dir);
     free(path);
@@ -518,7 +495,7 @@ int main(int argc, char **argv)
     if (ckpt_dir) {
         writable_dir(ckpt_dir);
         lock_checkpoint_dir(ckpt_dir);
-        ckpt = join(ckpt_dir, "checkpoint.bin");
+        ckpt = path_join(ckpt_dir, "checkpoint.bin");
         o.checkpoint = ckpt;
     }
 
@@ -532,7 +509,7 @@ int main(int argc, char **argv)
         if (log_path) write_text(log_path, &res.log);
         cJSON *st = state_json(&res, o.metric);
         cJSON_AddBoolToObject(st, "paused", 1);
-        path = join(ckpt_dir, "trainer_state.json"); /* where the run stands: step, total_steps */
+        path = path_join(ckpt_dir, "trainer_state.json"); /* where the run stands: step, total_steps */
         write_json(path, st);
         free(path);
         cJSON_Delete(st);
@@ -541,14 +518,14 @@ int main(int argc, char **argv)
 
     /* the directory: the old weights go first, the new ones come last, so
      * that no mix of two runs is ever a loadable model */
-    path = join(out_dir, "model.safetensors");
+    path = path_join(out_dir, "model.safetensors");
     if (unlink(path) < 0 && errno != ENOENT) die("cannot remove %s: %s", path, strerror(errno));
     free(path);
     static const char *const tokenizer_files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
                                                   "tokenizer.json"};
     for (size_t i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++) {
-        char *from = join(model_dir, tokenizer_files[i]), *to = join(out_dir, tokenizer_files[i]);
-        if (stat(from, &sb) == 0) copy_file(from, to);
+        char *from = path_join(model_dir, tokenizer_files[i]), *to = path_join(out_dir, tokenizer_files[i]);
+        if (stat(from, &sb) == 0) out_copy_file(from, to);
         free(from);
         free(to);
     }
@@ -566,18 +543,18 @@ int main(int argc, char **argv)
     cJSON_AddStringToObject(args, "device", bert_device_name((bert_device)on));
     if (!cpu_bf16) cJSON_AddStringToObject(args, "precision", bert_precision_name(gpu.precision));
     cJSON_AddBoolToObject(args, "deterministic", on == BERT_DEVICE_CPU || gpu.deterministic);
-    path = join(out_dir, "training_args.json");
+    path = path_join(out_dir, "training_args.json");
     write_json(path, args);
     free(path);
     cJSON_Delete(args);
 
     cJSON *st = state_json(&res, o.metric);
-    path = join(out_dir, "trainer_state.json");
+    path = path_join(out_dir, "trainer_state.json");
     write_json(path, st);
     free(path);
     cJSON_Delete(st);
 
-    path = join(out_dir, "train_log.jsonl");
+    path = path_join(out_dir, "train_log.jsonl");
     write_text(path, &res.log);
     free(path);
     if (log_path) write_text(log_path, &res.log);

@@ -322,29 +322,6 @@ static void int8_place(const bert_model *m, const char *name, int *layer, int *d
             }
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in) die("cannot open %s: %s", from, strerror(errno));
-    outfile o;
-    out_open(&o, to);
-    char buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, got, o.f) != got) break;
-    if (ferror(in)) die("cannot read %s", from);
-    fclose(in);
-    out_commit(&o);
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 static cJSON *marker(void)
 {
     cJSON *q = cJSON_CreateObject();
@@ -372,7 +349,7 @@ void quant_save_dir(const bert_model *m, const bert_int8 *q, const char *src_dir
     if (stat(src_dir, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
         die("%s: is the model's own directory: write the int8 model to another one", dir);
     out_mkdirs(dir);
-    char *path = join(dir, "model.safetensors");
+    char *path = path_join(dir, "model.safetensors");
     if (unlink(path) < 0 && errno != ENOENT) die("cannot remove %s: %s", path, strerror(errno));
 
     cJSON *mk = marker();
@@ -381,9 +358,9 @@ void quant_save_dir(const bert_model *m, const bert_int8 *q, const char *src_dir
     static const char *const tokenizer_files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
                                                   "tokenizer.json"};
     for (size_t i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++) {
-        char *from = join(src_dir, tokenizer_files[i]), *to = join(dir, tokenizer_files[i]);
+        char *from = path_join(src_dir, tokenizer_files[i]), *to = path_join(dir, tokenizer_files[i]);
         struct stat sb;
-        if (stat(from, &sb) == 0) copy_file(from, to);
+        if (stat(from, &sb) == 0) out_copy_file(from, to);
         free(from);
         free(to);
     }

@@ -194,3 +194,11 @@ void print_version(void)
     printf("%s (pipeclf) %s\n", prog_name, PIPECLF_VERSION);
     exit(0);
 }
+
+char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

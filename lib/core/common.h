@@ -64,6 +64,9 @@ long parse_long_opt(const char *opt, const char *s, long min, long max);
 /* A fraction written as 0.25, 25% or 1/4. */
 double parse_fraction_opt(const char *opt, const char *s);
 
+/* "dir/name", newly allocated. */
+char *path_join(const char *dir, const char *name);
+
 /* Prints "prog (pipeclf) VERSION" and exits 0. */
 NORETURN void print_version(void);
 

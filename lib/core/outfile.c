@@ -159,3 +159,18 @@ void out_keep_dirs(void)
     created_dirs = NULL;
     n_created_dirs = 0;
 }
+
+void out_copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in) die("cannot open %s: %s", from, strerror(errno));
+    outfile o;
+    out_open(&o, to);
+    char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, got, o.f) != got) break;
+    if (ferror(in)) die("cannot read %s", from);
+    fclose(in);
+    out_commit(&o);
+}

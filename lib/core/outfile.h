@@ -33,4 +33,8 @@ void out_keep_dirs(void);
 /* Writes to stdout failed (other than a broken pipe): die with a message. */
 void check_stdout(void);
 
+/* Copies the file from to to, atomically as every output here (a
+ * temporary beside it, then a rename). Dies naming the file on error. */
+void out_copy_file(const char *from, const char *to);
+
 #endif
