@@ -426,6 +426,10 @@ static void free_acts(bert_model *m)
     bert_acts *a = &m->acts;
     for (int l = 0; a->layers && l < m->cfg.num_layers; l++) {
         bert_layer_acts *la = &a->layers[l];
+        if (m->acts_shared && l > 0) { /* layer 0's buffers, but for the second output */
+            if (l == 1) free(la->out);
+            continue;
+        }
         free(la->qkv); free(la->probs); free(la->probs_keep); free(la->ctx); free(la->attn_keep);
         free(la->ln1_in); free(la->ln1_mean); free(la->ln1_rstd); free(la->ln1_out);
         free(la->fc_pre); free(la->fc_act); free(la->fc_dact); free(la->proj_keep);
@@ -442,7 +446,7 @@ static void free_acts(bert_model *m)
     free(s->pooled); free(s->cls); free(s->cls_tok); free(s->dlogits);
     memset(a, 0, sizeof *a);
     memset(s, 0, sizeof *s);
-    m->max_b = m->max_t = m->acts_masks = m->acts_train = 0;
+    m->max_b = m->max_t = m->acts_masks = m->acts_train = m->acts_shared = 0;
 }
 
 #define FALLOC(n) ((float *)xcalloc((size_t)(n), sizeof(float)))
@@ -454,13 +458,17 @@ static void ensure_acts(bert_model *m, int B, int T, int training)
 {
     const bert_config *c = &m->cfg;
     int want_masks = training && (c->hidden_dropout > 0 || c->attn_dropout > 0 || bert_config_classifier_dropout(c) > 0);
-    if (B <= m->max_b && T <= m->max_t && (m->acts_masks || !want_masks) && (m->acts_train || !training)) return;
+    const int shared = m->no_grad != 0;
+    if (B <= m->max_b && T <= m->max_t && (m->acts_masks || !want_masks) && (m->acts_train || !training) &&
+        m->acts_shared == shared)
+        return;
     int nb = B > m->max_b ? B : m->max_b, nt = T > m->max_t ? T : m->max_t;
     free_acts(m);
     m->max_b = nb;
     m->max_t = nt;
     m->acts_masks = want_masks;
     m->acts_train = training;
+    m->acts_shared = shared;
     const size_t BT = (size_t)nb * (size_t)nt, H = (size_t)c->hidden_size, FF = (size_t)c->intermediate_size;
     const size_t att = (size_t)nb * (size_t)c->num_heads * (size_t)nt * (size_t)nt, C = (size_t)m->num_labels;
     bert_acts *a = &m->acts;
@@ -482,6 +490,11 @@ static void ensure_acts(bert_model *m, int B, int T, int training)
     a->layers = xcalloc((size_t)c->num_layers, sizeof *a->layers);
     for (int l = 0; l < c->num_layers; l++) {
         bert_layer_acts *la = &a->layers[l];
+        if (shared && l > 0) { /* layer 0's buffers; the output alternates between two, input and output */
+            *la = a->layers[0];
+            la->out = l % 2 ? (l == 1 ? FALLOC(BT * H) : a->layers[1].out) : a->layers[0].out;
+            continue;
+        }
         la->qkv = FALLOC(BT * 3 * H);
         la->probs = FALLOC(att);
         la->probs_keep = ad ? xcalloc(att, 1) : NULL;
@@ -1005,17 +1018,14 @@ static void attention_task(void *arg, int t, int thread)
 /* the rest of a layer, token by token: attention output dense, dropout,
  * residual, LayerNorm; intermediate dense, activation; output dense,
  * dropout, residual, LayerNorm */
-static void layer_rows_task(void *arg, int t, int thread)
+static void layer_rows(const job *j, int thread, long r0, long r1)
 {
-    const job *j = arg;
     bert_model *m = j->m;
     const bert_config *c = &m->cfg;
     const int H = c->hidden_size, FF = c->intermediate_size;
     const bert_layer_weights *w = &m->w.layers[j->l];
     bert_layer_acts *a = &m->acts.layers[j->l];
     const double p = c->hidden_dropout;
-    long r0, r1;
-    job_rows(j, t, &r0, &r1);
     const int rows = (int)(r1 - r0);
     const size_t o = (size_t)r0 * H, n = (size_t)rows * H, of = (size_t)r0 * FF;
     float *tmp = m->scr.a; /* dense outputs before dropout + residual */
@@ -1034,6 +1044,19 @@ static void layer_rows_task(void *arg, int t, int thread)
     vm_add(a->ln2_in + o, tmp + o, a->ln1_out + o, n);
     layernorm_forward(a->out + o, a->ln2_mean + r0, a->ln2_rstd + r0, a->ln2_in + o, w->ln2_w, w->ln2_b, rows, H,
                       c->layer_norm_eps);
+}
+
+/* A thread's rows. In int8 or bf16 they go through the layer a block of
+ * rows at a time (lowp_matmul's block), so that the intermediate dense's
+ * output meets its activation and the output dense in cache; in fp32 all at
+ * once, since OpenBLAS packs the weights anew at every call. */
+static void layer_rows_task(void *arg, int t, int thread)
+{
+    const job *j = arg;
+    long r0, r1;
+    job_rows(j, t, &r0, &r1);
+    const long block = j->m->lowp ? BERT_LOWP_BLOCK : r1 - r0;
+    for (long b0 = r0; b0 < r1; b0 += block) layer_rows(j, thread, b0, r1 - b0 < block ? r1 : b0 + block);
 }
 
 static void layer_forward(bert_model *m, job *j)
@@ -1278,6 +1301,7 @@ static void embed_backward_cols_task(void *arg, int t, int thread)
 void bert_backward(bert_model *m, double denominator)
 {
     if (!m->have_labels) die("bert_backward: the last forward had no labels");
+    if (m->acts_shared) die("bert_backward: the model is for prediction only (no_grad): its forward kept no activations");
     const bert_config *c = &m->cfg;
     const int B = m->B, T = m->T, H = c->hidden_size, C = m->num_labels;
     bert_acts *a = &m->acts;

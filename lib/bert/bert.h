@@ -140,6 +140,12 @@ typedef struct bert_model {
     /* activations, sized for max_b x max_t and reallocated when a batch is larger */
     int max_b, max_t, acts_masks; /* acts_masks: dropout masks allocated */
     int acts_train;          /* training buffers (fc_dact) allocated */
+    /* Set by the caller for prediction (predict): forwards keep no
+     * activations for a backward, and the layers take turns with one set of
+     * buffers, 1/num_layers of the memory and its page faults; a backward
+     * is refused. */
+    int no_grad;
+    int acts_shared;         /* the buffers were made that way */
     bert_acts acts;
     bert_scratch scr;
     int B, T;                /* the last forward's batch */

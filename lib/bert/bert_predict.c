@@ -30,6 +30,7 @@ void bert_predict_load(bert_predictor *p, const char *dir, int max_len)
     if (!p->model.cfg.labels)
         die("%s: config.json has no id2label: the class names are unknown", dir);
     p->max_len = max_len > 0 ? max_len : p->model.cfg.max_position;
+    p->model.no_grad = 1;
 }
 
 void bert_predict_free(bert_predictor *p)

@@ -280,13 +280,14 @@ void bert_lowp_prepare(bert_model *m, int rows, int parts, long align)
     for (int t = 0; t < parts; t++) {
         long lo, hi;
         threadpool_part(rows, parts, t, align, &lo, &hi);
-        if (hi <= lo) continue;
-        const long Mpad = (hi - lo + align - 1) / align * align;
-        if (Mpad > most) most = Mpad;
-        if (!L->emulate)
-            for (int s = 0; s < L->nshapes; s++) get_prim(L, s, (int)Mpad);
+        if (hi - lo > most) most = hi - lo;
     }
-    ensure_threads(L, parts, most);
+    if (most > BERT_LOWP_BLOCK) most = BERT_LOWP_BLOCK;
+    const long most_pad = (most + L->align - 1) / L->align * L->align;
+    /* a block of any multiple of align rows up to that: the last block of a range may be short */
+    for (long Mpad = L->align; Mpad <= most_pad && !L->emulate; Mpad += L->align)
+        for (int s = 0; s < L->nshapes; s++) get_prim(L, s, (int)Mpad);
+    ensure_threads(L, parts, most_pad);
 }
 
 /* ------------------------------------------------------------------------
@@ -330,15 +331,12 @@ CLONES static void bf16_out(float *out, const float *acc, long M, int N, const f
         for (int n = 0; n < N; n++) out[(size_t)r * N + n] = acc[(size_t)r * N + n] + b[n];
 }
 
-void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out, const float *in, const float *b,
-                    long r0, long r1)
+/* Rows [r0, r1), at most BERT_LOWP_BLOCK of them, of bert_lowp_rows */
+static void block_rows(bert_lowp *L, int i, const shape *sh, thread_ctx *c, float *out, const float *in,
+                       const float *b, long r0, long r1)
 {
-    if (r1 <= r0) return;
-    bert_lowp *L = m->lowp;
-    const shape *sh = &L->shapes[L->shape_of[dense]];
-    const int i = layer * BERT_DENSES + dense, N = sh->N, K = sh->K;
+    const int N = sh->N, K = sh->K;
     const long M = r1 - r0, Mpad = (M + L->align - 1) / L->align * L->align;
-    thread_ctx *c = &L->th[thread];
     in += (size_t)r0 * K;
     out += (size_t)r0 * N;
 
@@ -384,6 +382,17 @@ void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out,
     /* back to fp32, with the bias */
     if (L->type == BERT_LOWP_INT8) int8_out(out, c->dst, M, N, L->zp_colsum[i], c->row_scale, L->q->scale[i], b);
     else bf16_out(out, c->dst, M, N, b);
+}
+
+void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out, const float *in, const float *b,
+                    long r0, long r1)
+{
+    bert_lowp *L = m->lowp;
+    const shape *sh = &L->shapes[L->shape_of[dense]];
+    for (long b0 = r0; b0 < r1; b0 += BERT_LOWP_BLOCK) {
+        const long b1 = r1 - b0 < BERT_LOWP_BLOCK ? r1 : b0 + BERT_LOWP_BLOCK;
+        block_rows(L, layer * BERT_DENSES + dense, sh, &L->th[thread], out, in, b, b0, b1);
+    }
 }
 
 /* ------------------------------------------------------------------------

@@ -82,7 +82,13 @@ static inline __attribute__((always_inline)) vf splat(float x)
  * lib/core/vmath.c) */
 #define PICK(keep, a, b) ((vf)(((keep) & (vi)(a)) | (~(keep) & (vi)(b))))
 
-/* 8 values at x to bytes q + zp at u (n of them) */
+typedef uint8_t vb32 __attribute__((vector_size(4 * W)));
+
+/* 8 values at x to bytes q + zp at u (n of them). Adding 2^23 + zp rounds
+ * v + zp to an integer (ties to even, as v's own rounding would: zp is
+ * even) that sits in the low bits of the float, 2^23 <= v + 2^23 + zp <
+ * 2^24; a byte shuffle gathers them. (A vector conversion to bytes is
+ * done lane by lane by GCC, which made this the hot spot of int8.) */
 static inline __attribute__((always_inline)) void u8_lanes(const float *x, float inv, float qmax, int zp, uint8_t *u,
                                                            size_t n)
 {
@@ -92,25 +98,41 @@ static inline __attribute__((always_inline)) void u8_lanes(const float *x, float
     v = v * splat(inv);
     v = PICK(v >= -lim, v, -lim); /* NaN fails the test: -qmax, never an undefined conversion */
     v = PICK(v <= lim, v, lim);
-    const vf r = (v + splat(ROUND_MAGIC)) - splat(ROUND_MAGIC);
-    const vb b = __builtin_convertvector(__builtin_convertvector(r, vi) + zp, vb);
-    memcpy(u, &b, n);
+    const vb32 bytes = (vb32)(v + splat(8388608.0f + (float)zp));
+    const vb32 low = __builtin_shuffle(bytes, (vb32){0, 4, 8, 12, 16, 20, 24, 28});
+    memcpy(u, &low, n);
 }
+
+/* The larger of m and |v| lane by lane (NaN never wins) */
+#define ABS_MAX(m, v) PICK((vf)((vi)(v) & 0x7fffffff) > (m), (vf)((vi)(v) & 0x7fffffff), (m))
 
 CLONES float quant_row_u8(const float *x, size_t n, int qmax, uint8_t *u)
 {
     const size_t full = n / W * W;
-    vf m = {0}, v;
+    /* four running maxima, so that each compare does not wait for the last */
+    vf m = {0}, m1 = {0}, m2 = {0}, m3 = {0}, v, v1, v2, v3;
     float tail[W] = {0};
     memcpy(tail, x + full, (n - full) * sizeof *tail);
-    for (size_t i = 0; i < full; i += W) {
+    size_t i = 0;
+    for (; i + 4 * W <= full; i += 4 * W) {
         memcpy(&v, x + i, sizeof v);
-        v = (vf)((vi)v & 0x7fffffff); /* |v|: the sign bit cleared */
-        m = PICK(v > m, v, m);
+        memcpy(&v1, x + i + W, sizeof v1);
+        memcpy(&v2, x + i + 2 * W, sizeof v2);
+        memcpy(&v3, x + i + 3 * W, sizeof v3);
+        m = ABS_MAX(m, v);
+        m1 = ABS_MAX(m1, v1);
+        m2 = ABS_MAX(m2, v2);
+        m3 = ABS_MAX(m3, v3);
+    }
+    for (; i < full; i += W) {
+        memcpy(&v, x + i, sizeof v);
+        m = ABS_MAX(m, v);
     }
     memcpy(&v, tail, sizeof v);
-    v = (vf)((vi)v & 0x7fffffff);
-    m = PICK(v > m, v, m);
+    m = ABS_MAX(m, v);
+    m = PICK(m1 > m, m1, m);
+    m2 = PICK(m3 > m2, m3, m2);
+    m = PICK(m2 > m, m2, m);
     float amax = 0;
     for (int k = 0; k < W; k++) amax = m[k] > amax ? m[k] : amax;
     const int zp = qmax + 1;
@@ -119,7 +141,7 @@ CLONES float quant_row_u8(const float *x, size_t n, int qmax, uint8_t *u)
         return 0;
     }
     const float inv = (float)qmax / amax;
-    for (size_t i = 0; i < full; i += W) u8_lanes(x + i, inv, (float)qmax, zp, u + i, W);
+    for (i = 0; i < full; i += W) u8_lanes(x + i, inv, (float)qmax, zp, u + i, W);
     if (full < n) u8_lanes(tail, inv, (float)qmax, zp, u + full, n - full);
     return amax / (float)qmax;
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------
@@ -162,6 +163,47 @@ static void check_steps(const char *what, bert_model *m, const state *s)
 
 /* ------------------------------------------------------------------------ */
 
+/* Prediction without gradients (predict sets no_grad): the layers share one
+ * set of buffers, the output going back and forth between two, and the
+ * logits are the same bits as a forward that keeps every layer's. */
+static void check_no_grad(const char *what, bert_model *m, const bert_batch *b)
+{
+    char name[200];
+    const size_t n = (size_t)b->B * m->num_labels;
+    float *full = xmalloc(n * sizeof *full);
+    m->no_grad = 0;
+    bert_forward(m, b, 0);
+    memcpy(full, m->acts.logits, n * sizeof *full);
+    m->no_grad = 1;
+    int rc = bert_forward(m, b, 0);
+    const bert_acts *a = &m->acts;
+    const int L = m->cfg.num_layers;
+    snprintf(name, sizeof name, "%s: no_grad forward, the same logits bit for bit", what);
+    CHECK(name, rc == 0 && memcmp(full, a->logits, n * sizeof *full) == 0);
+    snprintf(name, sizeof name, "%s: no_grad, the %d layers share layer 0's buffers, two outputs in turn", what, L);
+    int shared = L < 2 || a->layers[1].out != a->layers[0].out;
+    for (int l = 1; l < L; l++)
+        shared &= a->layers[l].qkv == a->layers[0].qkv && a->layers[l].fc_act == a->layers[0].fc_act &&
+                  a->layers[l].out == a->layers[l % 2].out;
+    CHECK(name, shared);
+    fflush(stdout);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        bert_backward(m, 0); /* dies */
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    snprintf(name, sizeof name, "%s: no_grad, a backward is refused", what);
+    CHECK(name, WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    m->no_grad = 0;
+    bert_forward(m, b, 0);
+    snprintf(name, sizeof name, "%s: no_grad off again, the same logits", what);
+    CHECK(name, memcmp(full, a->logits, n * sizeof *full) == 0 && a->layers[L - 1].qkv != a->layers[0].qkv);
+    free(full);
+}
+
 static void test_tiny(void)
 {
     state s;
@@ -185,6 +227,7 @@ static void test_tiny(void)
     for (int j = 0; j < m.cfg.hidden_size; j++)
         if (m.g.word_emb[j] != 0) pad_zero = 0;
     CHECK("tiny: no gradient on the padding embedding row", pad_zero);
+    check_no_grad("tiny", &m, &b);
     bert_free(&m);
 
     load_tiny(&m, 1);
@@ -305,6 +348,7 @@ static void test_minilm(void)
     snprintf(name, sizeof name, "minilm: %d AdamW steps, losses within %g (max diff %.3g)", s.nsteps, STEP_LOSS_TOL,
              worst);
     CHECK(name, worst <= STEP_LOSS_TOL);
+    check_no_grad("minilm", &m, &b);
     bert_free(&m);
     free_state(&s);
 }
