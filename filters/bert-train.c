@@ -521,14 +521,7 @@ int main(int argc, char **argv)
     path = path_join(out_dir, "model.safetensors");
     if (unlink(path) < 0 && errno != ENOENT) die("cannot remove %s: %s", path, strerror(errno));
     free(path);
-    static const char *const tokenizer_files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                                                  "tokenizer.json"};
-    for (size_t i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++) {
-        char *from = path_join(model_dir, tokenizer_files[i]), *to = path_join(out_dir, tokenizer_files[i]);
-        if (stat(from, &sb) == 0) out_copy_file(from, to);
-        free(from);
-        free(to);
-    }
+    bert_copy_tokenizer(model_dir, out_dir);
 
     cJSON *args = cJSON_Duplicate(course, 1);
     cJSON_AddStringToObject(args, "model", model_dir);

@@ -237,10 +237,7 @@ static cJSON *read_json_document(const char *path)
 {
     FILE *f = open_input(path);
     strbuf b = {0};
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_addn(&b, buf, n);
-    if (ferror(f)) die("%s: read error: %s", input_name(path), strerror(errno));
+    if (sb_read_stream(&b, f) < 0) die("%s: read error: %s", input_name(path), strerror(errno));
     if (f != stdin) fclose(f);
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(sb_str(&b), b.len, &end, 0);

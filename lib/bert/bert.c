@@ -339,6 +339,19 @@ void bert_save(const bert_model *m, const char *dir)
     free(path);
 }
 
+void bert_copy_tokenizer(const char *from_dir, const char *dir)
+{
+    static const char *const files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
+                                        "tokenizer.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *from = path_join(from_dir, files[i]), *to = path_join(dir, files[i]);
+        struct stat sb;
+        if (stat(from, &sb) == 0) out_copy_file(from, to);
+        free(from);
+        free(to);
+    }
+}
+
 void bert_save_config(const bert_model *m, const char *dir, const char *key, const cJSON *value)
 {
     out_mkdirs(dir);

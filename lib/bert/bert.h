@@ -220,6 +220,10 @@ void bert_save(const bert_model *m, const char *dir);
  * top level. A "quantization" entry that m's config came with is dropped
  * unless key sets it again: the file describes the weights written beside. */
 void bert_save_config(const bert_model *m, const char *dir, const char *key, const cJSON *value);
+/* The tokenizer's files that from_dir has (vocab.txt, tokenizer_config.json,
+ * special_tokens_map.json, tokenizer.json) copied into dir, each
+ * atomically, so that a model written there tokenizes as its source did. */
+void bert_copy_tokenizer(const char *from_dir, const char *dir);
 
 /* Index of the tensor with this HF name, or -1. */
 int bert_find_tensor(const bert_model *m, const char *name);

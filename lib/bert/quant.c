@@ -377,15 +377,7 @@ void quant_save_dir(const bert_model *m, const bert_int8 *q, const char *src_dir
     cJSON *mk = marker();
     bert_save_config(m, dir, "quantization", mk);
     cJSON_Delete(mk);
-    static const char *const tokenizer_files[] = {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json",
-                                                  "tokenizer.json"};
-    for (size_t i = 0; i < sizeof tokenizer_files / sizeof *tokenizer_files; i++) {
-        char *from = path_join(src_dir, tokenizer_files[i]), *to = path_join(dir, tokenizer_files[i]);
-        struct stat sb;
-        if (stat(from, &sb) == 0) out_copy_file(from, to);
-        free(from);
-        free(to);
-    }
+    bert_copy_tokenizer(src_dir, dir);
 
     /* every tensor in bert_save's order; an int8 one followed by its scales */
     st_out *t = xcalloc(2 * (size_t)m->num_tensors, sizeof *t);

@@ -25,6 +25,15 @@ void sb_addn(strbuf *b, const char *s, size_t n)
 
 void sb_adds(strbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
 
+int sb_read_stream(strbuf *b, FILE *f)
+{
+    char chunk[65536];
+    size_t got;
+    sb_reserve(b, 0);
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) sb_addn(b, chunk, got);
+    return ferror(f) ? -1 : 0;
+}
+
 void sb_addc(strbuf *b, char c)
 {
     sb_reserve(b, 1);

@@ -3,6 +3,7 @@
 #define PIPECLF_STRBUF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct strbuf {
     char *s;
@@ -15,6 +16,10 @@ void sb_adds(strbuf *b, const char *s);
 void sb_addc(strbuf *b, char c);
 /* printf onto the end */
 void sb_addf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Everything left in f onto the end (the file loaders' one read loop).
+ * Returns 0, or -1 on a read error (errno says which; the bytes read so
+ * far stay). b->s is set even for an empty stream. */
+int sb_read_stream(strbuf *b, FILE *f);
 void sb_clear(strbuf *b);
 void sb_free(strbuf *b);
 

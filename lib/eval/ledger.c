@@ -111,14 +111,10 @@ static char *read_all(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot read %s: %s", path, strerror(errno));
     strbuf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) sb_addn(&b, chunk, got);
-    int bad = ferror(f);
+    if (sb_read_stream(&b, f) < 0) die("cannot read %s: %s", path, strerror(errno));
     fclose(f);
-    if (bad) die("cannot read %s: %s", path, strerror(errno));
     *len = b.len;
-    return b.s ? b.s : xstrdup("");
+    return b.s;
 }
 
 static double score(const char *path, const cJSON *obj, const char *key, const char *shown)

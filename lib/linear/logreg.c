@@ -829,13 +829,9 @@ static char *read_all(const char *path, size_t *len)
     FILE *f = fopen(path, "rb");
     if (!f) die("%s: %s (is this a model directory written by logreg?)", path, strerror(errno));
     strbuf b = {0};
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_addn(&b, buf, n);
-    if (ferror(f)) die("%s: read error: %s", path, strerror(errno));
+    if (sb_read_stream(&b, f) < 0) die("%s: read error: %s", path, strerror(errno));
     fclose(f);
     *len = b.len;
-    if (!b.s) sb_adds(&b, "");
     return b.s;
 }
 

@@ -749,14 +749,10 @@ static char *read_file(const char *path, const char *dir, size_t *len)
         die("cannot read %s: %s", path, strerror(err));
     }
     strbuf b = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) sb_addn(&b, chunk, got);
-    int bad = ferror(f);
+    if (sb_read_stream(&b, f) < 0) die("cannot read %s: %s", path, strerror(errno));
     fclose(f);
-    if (bad) die("cannot read %s: %s", path, strerror(errno));
     *len = b.len;
-    return b.s ? b.s : xstrdup("");
+    return b.s;
 }
 
 static const cJSON *member(const char *path, const cJSON *root, const char *key)

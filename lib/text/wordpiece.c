@@ -1,6 +1,7 @@
 #include "wordpiece.h"
 #include "bert_normalize.h"
 #include "core/common.h"
+#include "core/strbuf.h"
 #include "core/utf8.h"
 
 #include <cJSON.h>
@@ -139,18 +140,11 @@ static char *read_file(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot read %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        if (len == cap) buf = xrealloc(buf, cap *= 2);
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) die("cannot read %s: %s", path, strerror(errno));
+    strbuf b = {0};
+    if (sb_read_stream(&b, f) < 0) die("cannot read %s: %s", path, strerror(errno));
     fclose(f);
-    *n = len;
-    return buf;
+    *n = b.len;
+    return b.s;
 }
 
 /* Length of s[0..n) without trailing whitespace (Rust's trim_end). */
