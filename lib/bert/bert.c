@@ -1059,16 +1059,17 @@ static void layer_rows(const job *j, int thread, long r0, long r1)
                       c->layer_norm_eps);
 }
 
-/* A thread's rows. In int8 or bf16 they go through the layer a block of
- * rows at a time (lowp_matmul's block), so that the intermediate dense's
- * output meets its activation and the output dense in cache; in fp32 all at
- * once, since OpenBLAS packs the weights anew at every call. */
+/* A thread's rows. In int8 or bf16 through oneDNN they go through the
+ * layer a block of rows at a time (lowp_matmul's block), so that the
+ * intermediate dense's output meets its activation and the output dense in
+ * cache; through OpenBLAS (fp32) all at once, since it packs the weights
+ * anew at every call. */
 static void layer_rows_task(void *arg, int t, int thread)
 {
     const job *j = arg;
     long r0, r1;
     job_rows(j, t, &r0, &r1);
-    const long block = j->m->lowp ? BERT_LOWP_BLOCK : r1 - r0;
+    const long block = j->m->lowp && bert_lowp_block(j->m) ? bert_lowp_block(j->m) : r1 - r0;
     for (long b0 = r0; b0 < r1; b0 += block) layer_rows(j, thread, b0, r1 - b0 < block ? r1 : b0 + block);
 }
 

@@ -282,7 +282,7 @@ void bert_lowp_prepare(bert_model *m, int rows, int parts, long align)
         threadpool_part(rows, parts, t, align, &lo, &hi);
         if (hi - lo > most) most = hi - lo;
     }
-    if (most > BERT_LOWP_BLOCK) most = BERT_LOWP_BLOCK;
+    if (bert_lowp_block(m) && most > bert_lowp_block(m)) most = bert_lowp_block(m);
     const long most_pad = (most + L->align - 1) / L->align * L->align;
     /* a block of any multiple of align rows up to that: the last block of a range may be short */
     for (long Mpad = L->align; Mpad <= most_pad && !L->emulate; Mpad += L->align)
@@ -384,13 +384,19 @@ static void block_rows(bert_lowp *L, int i, const shape *sh, thread_ctx *c, floa
     else bf16_out(out, c->dst, M, N, b);
 }
 
+long bert_lowp_block(const bert_model *m)
+{
+    return m->lowp->emulate ? 0 : BERT_LOWP_BLOCK;
+}
+
 void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out, const float *in, const float *b,
                     long r0, long r1)
 {
     bert_lowp *L = m->lowp;
     const shape *sh = &L->shapes[L->shape_of[dense]];
-    for (long b0 = r0; b0 < r1; b0 += BERT_LOWP_BLOCK) {
-        const long b1 = r1 - b0 < BERT_LOWP_BLOCK ? r1 : b0 + BERT_LOWP_BLOCK;
+    const long block = bert_lowp_block(m) ? bert_lowp_block(m) : r1 - r0;
+    for (long b0 = r0; b0 < r1; b0 += block) {
+        const long b1 = r1 - b0 < block ? r1 : b0 + block;
         block_rows(L, layer * BERT_DENSES + dense, sh, &L->th[thread], out, in, b, b0, b1);
     }
 }

@@ -30,7 +30,7 @@
  * of threads for int8 (integer sums); for bf16 they may in the last bits.
  *
  * A call computes its rows in blocks of at most BERT_LOWP_BLOCK rows, so
- * that a block's numbers stay in cache. Primitives depend on the number of
+ * that a block's numbers stay in cache (oneDNN only). Primitives depend on the number of
  * rows M: they are made before each forward's parallel part
  * (bert_lowp_prepare) for every multiple of 16 up to BERT_LOWP_BLOCK (a
  * bounded set, kept for the life of the model), the rows of a block past
@@ -88,8 +88,13 @@ const char *bert_lowp_describe(const bert_model *m);
  * and per-thread scratch those ranges need. Caller's thread, outside the
  * parallel part. */
 void bert_lowp_prepare(bert_model *m, int rows, int parts, long align);
+/* How many rows a product takes at once: BERT_LOWP_BLOCK, or 0 for all of
+ * them where OpenBLAS computes (bf16 without a oneDNN matmul), since it
+ * packs the weights anew at every call. */
+long bert_lowp_block(const bert_model *m);
 /* Rows [r0, r1) of out[., N] = in[., K] W^T + b for dense `dense` of layer
- * `layer`, on lib/bert's thread `thread` (its own scratch). */
+ * `layer`, on lib/bert's thread `thread` (its own scratch), a block of
+ * rows at a time. */
 void bert_lowp_rows(bert_model *m, int layer, int dense, int thread, float *out, const float *in, const float *b,
                     long r0, long r1);
 
