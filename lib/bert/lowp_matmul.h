@@ -29,12 +29,12 @@
  * oneDNN starts no threads of its own. Results do not depend on the number
  * of threads for int8 (integer sums); for bf16 they may in the last bits.
  *
- * A call computes its rows in blocks of at most BERT_LOWP_BLOCK rows, so
- * that a block's numbers stay in cache (oneDNN only). Primitives depend on the number of
- * rows M: they are made before each forward's parallel part
- * (bert_lowp_prepare) for every multiple of 16 up to BERT_LOWP_BLOCK (a
- * bounded set, kept for the life of the model), the rows of a block past
- * its M computed on scratch and dropped.
+ * Through oneDNN a call computes its rows in blocks of at most
+ * BERT_LOWP_BLOCK rows, so that a block's numbers stay in cache.
+ * Primitives depend on the number of rows M: they are made before each
+ * forward's parallel part (bert_lowp_prepare) for every multiple of 16 up
+ * to BERT_LOWP_BLOCK (a bounded set, kept for the life of the model), the
+ * rows of a block past its M computed on scratch and dropped.
  *
  * Training (bf16 only; int8 is for inference): bert_backward computes the
  * two products of each of those Linear layers here too, the input gradient

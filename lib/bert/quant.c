@@ -69,7 +69,6 @@ float quant_row_int8(const float *x, size_t n, int qmax, int8_t *q)
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(W * sizeof(uint32_t))));
-typedef uint8_t vb __attribute__((vector_size(W)));
 typedef uint16_t vh __attribute__((vector_size(W * sizeof(uint16_t))));
 #pragma GCC diagnostic ignored "-Wpsabi" /* see lib/core/vmath.c */
 
