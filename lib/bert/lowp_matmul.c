@@ -185,6 +185,24 @@ static void pack_layout(bert_lowp *L, int s, int k, int fresh)
     dnnl_primitive_destroy(r);
 }
 
+/* The primitive descriptor of dst = src x weights on one thread, its
+ * scratchpad given by the caller (the forward's and the backward's
+ * matmuls alike). Returns oneDNN's status: dnnl_unimplemented where the CPU
+ * has no such matmul. */
+static dnnl_status_t matmul_pd(const bert_lowp *L, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *w,
+                               const dnnl_memory_desc_t *dst, dnnl_primitive_desc_t *pd)
+{
+    dnnl_matmul_desc_t md;
+    dnnl_check(dnnl_matmul_desc_init(&md, src, w, NULL, dst), "matmul descriptor");
+    dnnl_primitive_attr_t attr;
+    dnnl_check(dnnl_primitive_attr_create(&attr), "attributes");
+    dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
+    ONEDNN_SINGLE_THREADED();
+    const dnnl_status_t st = dnnl_primitive_desc_create(pd, &md, attr, L->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return st;
+}
+
 /* Makes the primitive of shape s for M rows (main thread). Returns the
  * oneDNN status: dnnl_unimplemented where the CPU has no such matmul. */
 static dnnl_status_t make_prim(bert_lowp *L, int s, int M, prim *out, const char **impl)
@@ -197,15 +215,8 @@ static dnnl_status_t make_prim(bert_lowp *L, int s, int M, prim *out, const char
                                             dnnl_format_tag_any), "weights descriptor");
     dnnl_check(dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, L->type == BERT_LOWP_INT8 ? dnnl_s32 : dnnl_f32, dnnl_ab),
                "destination descriptor");
-    dnnl_matmul_desc_t md;
-    dnnl_check(dnnl_matmul_desc_init(&md, &src_md, &w_md, NULL, &dst_md), "matmul descriptor");
-    dnnl_primitive_attr_t attr;
-    dnnl_check(dnnl_primitive_attr_create(&attr), "attributes");
-    dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
-    ONEDNN_SINGLE_THREADED();
     dnnl_primitive_desc_t pd;
-    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &md, attr, L->engine, NULL);
-    dnnl_primitive_attr_destroy(attr);
+    dnnl_status_t st = matmul_pd(L, &src_md, &w_md, &dst_md, &pd);
     if (st != dnnl_success) return st;
     if (impl) dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl);
     dnnl_check(dnnl_primitive_create(&out->p, pd), "matmul primitive");
@@ -458,15 +469,8 @@ static void plain_matmul(bert_lowp *L, int thread, int M, int K, int N, int a_tr
                    "source descriptor");
         dnnl_check(dnnl_memory_desc_init_by_tag(&b_md, 2, bd, dnnl_bf16, dnnl_ab), "weights descriptor");
         dnnl_check(dnnl_memory_desc_init_by_tag(&c_md, 2, cd, dnnl_f32, dnnl_ab), "destination descriptor");
-        dnnl_matmul_desc_t md;
-        dnnl_check(dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md), "matmul descriptor");
-        dnnl_primitive_attr_t attr;
-        dnnl_check(dnnl_primitive_attr_create(&attr), "attributes");
-        dnnl_check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "attributes");
-        ONEDNN_SINGLE_THREADED();
         dnnl_primitive_desc_t pd;
-        dnnl_check(dnnl_primitive_desc_create(&pd, &md, attr, L->engine, NULL), "bf16 matmul (backward)");
-        dnnl_primitive_attr_destroy(attr);
+        dnnl_check(matmul_pd(L, &a_md, &b_md, &c_md, &pd), "bf16 matmul (backward)");
         dnnl_check(dnnl_primitive_create(&p->p, pd), "matmul primitive");
         p->a_md = a_md, p->b_md = b_md, p->c_md = c_md;
         const dnnl_memory_desc_t *scratch = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);

@@ -302,6 +302,15 @@ static int process_threads(void)
     return n;
 }
 
+/* The committed tiny model (tests/golden/bert/tiny_model), or the test ends */
+static void load_tiny(bert_model *m)
+{
+    if (bert_load(m, GOLDEN "tiny_model", 0, 0) < 0) {
+        printf("FAIL load tiny: %s\n", m->err);
+        exit(1);
+    }
+}
+
 static void test_tiny(void)
 {
     state s;
@@ -309,10 +318,7 @@ static void test_tiny(void)
     const bert_batch golden = state_batch(&s);
     seqs q = {golden.B, golden.T, s.ids, s.types, s.mask};
     bert_model m;
-    if (bert_load(&m, GOLDEN "tiny_model", 0, 0) < 0) {
-        printf("FAIL load tiny: %s\n", m.err);
-        exit(1);
-    }
+    load_tiny(&m);
     openblas_set_num_threads(1);
     float *fp32 = run(&m, &q, q.n);
     bert_lowp_attach(&m, BERT_LOWP_INT8, NULL);
@@ -398,10 +404,7 @@ static void test_tiny_train(void)
     load_state(&s, GOLDEN "tiny.state");
     const bert_batch b = state_batch(&s);
     bert_model m;
-    if (bert_load(&m, GOLDEN "tiny_model", 0, 0) < 0) {
-        printf("FAIL load tiny: %s\n", m.err);
-        exit(1);
-    }
+    load_tiny(&m);
     float loss32, loss16, loss16_2;
     float *g32 = train_grads(&m, &b, 1, &loss32);
     bert_lowp_attach(&m, BERT_LOWP_BF16, NULL);
@@ -455,10 +458,7 @@ static void test_tiny_train_long(void)
     }
     const bert_batch bt = {B, T, ids, NULL, mask, labels};
     bert_model m;
-    if (bert_load(&m, GOLDEN "tiny_model", 0, 0) < 0) {
-        printf("FAIL load tiny: %s\n", m.err);
-        exit(1);
-    }
+    load_tiny(&m);
     float loss32, loss16, loss16_2;
     float *g32 = train_grads(&m, &bt, 2, &loss32);
     bert_lowp_attach(&m, BERT_LOWP_BF16, NULL);
